@@ -57,6 +57,9 @@ type Config struct {
 	// Progress receives a progress line every ProgressEvery (default 2 s).
 	Progress      io.Writer
 	ProgressEvery time.Duration
+
+	// onStep, if set, is called after every optimiser step (tests).
+	onStep func(step int64)
 }
 
 // Defaults returns the settings the shipped model was trained with.
@@ -178,6 +181,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				return nil, err
 			}
 			t.progress(loss, totalSteps, stepsPerEpoch)
+			if cfg.onStep != nil {
+				cfg.onStep(t.state.Step)
+			}
 		}
 		t.state.Epoch++
 		t.state.Order = nil
@@ -495,4 +501,22 @@ func Evaluate(m *model.Model, set *mnist.Set) (acc, loss float64, err error) {
 		}
 	}
 	return float64(correct) / float64(total), loss / float64(total), nil
+}
+
+// CheckpointModel returns the model held in a checkpoint file, with the
+// epochs completed so far recorded, so an interrupted run can still be used.
+func CheckpointModel(path string) (*model.Model, int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("train: read checkpoint: %w", err)
+	}
+	var st checkpoint
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&st); err != nil {
+		return nil, 0, fmt.Errorf("train: decode checkpoint %s: %w", path, err)
+	}
+	m, err := model.DecodeBytes(st.Model)
+	if err != nil {
+		return nil, 0, fmt.Errorf("train: checkpoint %s: %w", path, err)
+	}
+	return m, st.Epoch, nil
 }

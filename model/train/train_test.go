@@ -1,0 +1,93 @@
+package train
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/stratusml/stratus/model"
+)
+
+// TestSmoke trains briefly on a slice of MNIST: the loss must fall and the
+// model must do far better than chance, and its file must carry the run's
+// settings and metrics.
+func TestSmoke(t *testing.T) {
+	cfg := Config{Epochs: 1, LimitTrain: 3200, LimitTest: 500, Warmup: 20, LearnRate: 2e-3, Seed: 3}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accuracy < 0.6 {
+		t.Fatalf("accuracy %.3f after a short run, want ≥ 0.6", res.Accuracy)
+	}
+	m := res.Model
+	if m.Train.Epochs != 1 || m.Train.ImagesSeen != 3200 || m.Metrics.MNISTTestAccuracy != res.Accuracy || m.ID == "" {
+		t.Fatalf("header does not describe the run: %+v", m.Header)
+	}
+	path := filepath.Join(t.TempDir(), "m.stratus")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := model.Load(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestResume stops a run through its context and resumes it from the
+// checkpoint: the resumed run must finish the remaining steps only.
+func TestResume(t *testing.T) {
+	ckpt := filepath.Join(t.TempDir(), "run.ckpt")
+	cfg := Config{Epochs: 2, LimitTrain: 1280, LimitTest: 200, Warmup: 10, Seed: 5, Checkpoint: ckpt, Resume: true}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stopAfter := 0
+	cfg.onStep = func(step int64) {
+		if stopAfter++; stopAfter == 25 { // in the middle of the second epoch
+			cancel()
+		}
+	}
+	if _, err := Run(ctx, cfg); err != context.Canceled {
+		t.Fatalf("interrupted run: err = %v, want context.Canceled", err)
+	}
+	m, epochs, err := CheckpointModel(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if epochs != 1 || m.Arch != model.ArchCNN2 {
+		t.Fatalf("checkpoint holds %d epochs, want 1", epochs)
+	}
+
+	steps := 0
+	cfg.onStep = func(int64) { steps++ }
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 epochs × 20 steps = 40; 25 were done before the interruption.
+	if steps != 15 {
+		t.Fatalf("resumed run took %d steps, want 15", steps)
+	}
+	if res.Model.Train.ImagesSeen != 40*64 {
+		t.Fatalf("images seen %d, want %d", res.Model.Train.ImagesSeen, 40*64)
+	}
+}
+
+func TestRate(t *testing.T) {
+	cfg := Config{LearnRate: 1e-3, MinRate: 1e-5, Warmup: 10}
+	tests := []struct {
+		step, total int64
+		want        float64
+	}{
+		{0, 100, 1e-4},
+		{9, 100, 1e-3},
+		{10, 100, 1e-3},
+		{55, 100, (1e-3 + 1e-5) / 2},
+		{100, 100, 1e-5},
+	}
+	for _, tc := range tests {
+		if got := rate(cfg, tc.step, tc.total); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("rate(%d/%d) = %g, want %g", tc.step, tc.total, got, tc.want)
+		}
+	}
+}
