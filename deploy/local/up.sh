@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# deploy/local/up.sh: start everything Stratus's integration tests run
+# against (a real Kafka 4.1 broker and the CouchDB-protocol server) on free
+# loopback ports, and write their addresses to the env file.
+#
+#   deploy/local/up.sh
+#   set -a; . "${STRATUS_LOCAL_DIR:-$HOME/.cache/stratus-local}/env"; set +a
+#   STRATUS_INTEGRATION=1 go test -tags integration ./...
+#   deploy/local/down.sh
+#
+# Idempotent: services already running are left as they are. Settings: see
+# kafka.sh and couchdb.sh.
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$here/lib.sh"
+
+"$here/couchdb.sh" start >/dev/null
+"$here/kafka.sh" start >/dev/null
+echo "# source with: set -a; . $STRATUS_LOCAL_ENV; set +a" >&2
+cat "$STRATUS_LOCAL_ENV"

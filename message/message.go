@@ -1,0 +1,243 @@
+// Package message holds the wire contracts of Stratus (DESIGN.md §2): the
+// CanvasEvent a frontend sends, the Prediction the pipeline answers and the
+// DeadLetter it writes for bad events, with the topics they travel on and a
+// strict decoder for events from outside.
+package message
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/png"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stratusml/stratus/model/preprocess"
+	"github.com/stratusml/stratus/model/recognize"
+)
+
+// Version is the "v" of every message this package writes.
+const Version = 1
+
+// Kafka topics.
+const (
+	TopicCanvas      = "stratus.canvas"
+	TopicPredictions = "stratus.predictions"
+	TopicDeadLetter  = "stratus.deadletter"
+)
+
+// Limits on the envelope that preprocess.Limits does not cover.
+const (
+	// MaxIDLen bounds id, session and reply_to.
+	MaxIDLen = 128
+	// MaxEventBytes bounds a whole CanvasEvent: a 2 MiB PNG in base64 plus room.
+	MaxEventBytes = 2<<20*4/3 + 64<<10
+	// DeadLetterPayload is how much of a bad event a dead letter keeps.
+	DeadLetterPayload = 4 << 10
+)
+
+// Stages a dead letter can name.
+const (
+	StageDecode     = "decode"
+	StageValidate   = "validate"
+	StagePreprocess = "preprocess"
+	StagePredict    = "predict"
+	StageStore      = "store"
+)
+
+// CanvasEvent is one drawing to recognise; topic stratus.canvas, key = Session.
+type CanvasEvent struct {
+	V        int                 `json:"v"`
+	ID       string              `json:"id"`
+	Session  string              `json:"session"`
+	ReplyTo  string              `json:"reply_to"`
+	Mode     recognize.Mode      `json:"mode"`
+	Width    int                 `json:"width"`
+	Height   int                 `json:"height"`
+	Strokes  []preprocess.Stroke `json:"strokes,omitempty"`
+	ImagePNG []byte              `json:"image_png,omitempty"` // base64 in JSON
+	SentAt   time.Time           `json:"sent_at"`
+}
+
+// Prediction is the answer to a CanvasEvent; topic stratus.predictions, key = ReplyTo.
+type Prediction struct {
+	V           int                   `json:"v"`
+	ID          string                `json:"id"`
+	Session     string                `json:"session"`
+	Digits      string                `json:"digits"`
+	Candidates  []recognize.Candidate `json:"candidates"`
+	Confidence  float64               `json:"confidence"`
+	Model       string                `json:"model"`
+	ReceivedAt  time.Time             `json:"received_at"`
+	PredictedAt time.Time             `json:"predicted_at"`
+}
+
+// DeadLetter records an event the pipeline could not answer; topic stratus.deadletter.
+type DeadLetter struct {
+	V       int       `json:"v"`
+	ID      string    `json:"id,omitempty"`
+	Error   string    `json:"error"`
+	Stage   string    `json:"stage"`
+	Payload []byte    `json:"payload"` // first DeadLetterPayload bytes, base64 in JSON
+	At      time.Time `json:"at"`
+}
+
+// NewDeadLetter builds a dead letter for payload that failed at stage.
+func NewDeadLetter(id, stage string, err error, payload []byte, at time.Time) DeadLetter {
+	if len(payload) > DeadLetterPayload {
+		payload = payload[:DeadLetterPayload]
+	}
+	return DeadLetter{V: Version, ID: id, Error: err.Error(), Stage: stage, Payload: payload, At: at.UTC()}
+}
+
+// StageError is an error that knows at which stage an event failed.
+type StageError struct {
+	Stage string
+	ID    string // event id, when it could be read
+	Err   error
+}
+
+func (e *StageError) Error() string { return e.Stage + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *StageError) Unwrap() error { return e.Err }
+
+// ErrVersion means the event's "v" is not one this build understands.
+var ErrVersion = errors.New("unsupported message version")
+
+// wireEvent is CanvasEvent with strokes kept raw so that their size limit
+// can be checked on the bytes the sender wrote.
+type wireEvent struct {
+	V        *int            `json:"v"`
+	ID       string          `json:"id"`
+	Session  string          `json:"session"`
+	ReplyTo  string          `json:"reply_to"`
+	Mode     string          `json:"mode"`
+	Width    int             `json:"width"`
+	Height   int             `json:"height"`
+	Strokes  json.RawMessage `json:"strokes"`
+	ImagePNG *string         `json:"image_png"`
+	SentAt   *time.Time      `json:"sent_at"`
+}
+
+// DecodeOptions say which envelope fields an entry point requires.
+type DecodeOptions struct {
+	// Envelope requires id and reply_to (events on Kafka); the HTTP API
+	// leaves them to the frontend.
+	Envelope bool
+	Limits   preprocess.Limits
+}
+
+// DecodeCanvasEvent decodes and validates a CanvasEvent from outside input:
+// JSON shape (unknown fields refused), version, ids, mode, canvas size,
+// exactly one of strokes or image_png, and the limits of DESIGN.md §2. A
+// failure is a *StageError with stage decode (not a readable event) or
+// validate (readable but outside the rules); both wrap preprocess.ErrInvalid
+// or preprocess.ErrTooLarge.
+func DecodeCanvasEvent(data []byte, opt DecodeOptions) (CanvasEvent, error) {
+	lim := opt.Limits
+	if lim == (preprocess.Limits{}) {
+		lim = preprocess.DefaultLimits()
+	}
+	fail := func(stage, id string, err error) (CanvasEvent, error) {
+		return CanvasEvent{}, &StageError{Stage: stage, ID: id, Err: err}
+	}
+	if len(data) > MaxEventBytes {
+		return fail(StageDecode, "", fmt.Errorf("%w: event is %d bytes, the limit is %d", preprocess.ErrTooLarge, len(data), MaxEventBytes))
+	}
+	if !utf8.Valid(data) {
+		return fail(StageDecode, "", fmt.Errorf("%w: event is not valid UTF-8", preprocess.ErrInvalid))
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var w wireEvent
+	if err := dec.Decode(&w); err != nil {
+		return fail(StageDecode, "", fmt.Errorf("%w: event JSON: %w", preprocess.ErrInvalid, err))
+	}
+	if dec.More() {
+		return fail(StageDecode, "", fmt.Errorf("%w: trailing data after the event JSON", preprocess.ErrInvalid))
+	}
+	id := w.ID
+	if len(id) > MaxIDLen {
+		id = id[:MaxIDLen]
+	}
+	invalid := func(format string, args ...any) (CanvasEvent, error) {
+		return fail(StageValidate, id, fmt.Errorf("%w: "+format, append([]any{preprocess.ErrInvalid}, args...)...))
+	}
+	switch {
+	case w.V != nil && *w.V != Version:
+		return fail(StageValidate, id, fmt.Errorf("%w %d (this build reads v=%d)", ErrVersion, *w.V, Version))
+	case len(w.ID) > MaxIDLen || len(w.Session) > MaxIDLen || len(w.ReplyTo) > MaxIDLen:
+		return invalid("id, session and reply_to are at most %d bytes", MaxIDLen)
+	case opt.Envelope && (w.ID == "" || w.ReplyTo == ""):
+		return invalid("id and reply_to are required")
+	}
+	mode, err := recognize.ParseMode(w.Mode)
+	if err != nil {
+		return fail(StageValidate, id, err)
+	}
+	ev := CanvasEvent{V: Version, ID: w.ID, Session: w.Session, ReplyTo: w.ReplyTo, Mode: mode, Width: w.Width, Height: w.Height}
+	if w.SentAt != nil {
+		ev.SentAt = *w.SentAt
+	}
+	hasStrokes := len(w.Strokes) > 0 && string(w.Strokes) != "null"
+	hasPNG := w.ImagePNG != nil && *w.ImagePNG != ""
+	switch {
+	case hasStrokes == hasPNG:
+		return invalid("give exactly one of strokes or image_png")
+	case hasStrokes:
+		strokes, err := preprocess.DecodeStrokesJSON(w.Strokes, lim)
+		if err != nil {
+			return fail(StageValidate, id, err)
+		}
+		if err := preprocess.ValidateStrokes(strokes, w.Width, w.Height, lim); err != nil {
+			return fail(StageValidate, id, err)
+		}
+		ev.Strokes = strokes
+	default:
+		if base64.StdEncoding.DecodedLen(len(*w.ImagePNG)) > lim.MaxPNGBytes+3 {
+			return fail(StageValidate, id, fmt.Errorf("%w: image_png is over the %d-byte limit", preprocess.ErrTooLarge, lim.MaxPNGBytes))
+		}
+		raw, err := base64.StdEncoding.DecodeString(*w.ImagePNG)
+		if err != nil {
+			return invalid("image_png is not base64: %v", err)
+		}
+		if len(raw) > lim.MaxPNGBytes {
+			return fail(StageValidate, id, fmt.Errorf("%w: image_png is %d bytes, the limit is %d", preprocess.ErrTooLarge, len(raw), lim.MaxPNGBytes))
+		}
+		cfg, err := png.DecodeConfig(bytes.NewReader(raw))
+		if err != nil {
+			return invalid("image_png is not a PNG: %v", err)
+		}
+		if cfg.Width > lim.MaxSide || cfg.Height > lim.MaxSide || cfg.Width < 1 || cfg.Height < 1 {
+			return fail(StageValidate, id, fmt.Errorf("%w: picture is %d×%d, the limit is %d×%d", preprocess.ErrTooLarge, cfg.Width, cfg.Height, lim.MaxSide, lim.MaxSide))
+		}
+		ev.ImagePNG = raw
+		if ev.Width == 0 && ev.Height == 0 {
+			ev.Width, ev.Height = cfg.Width, cfg.Height
+		}
+	}
+	return ev, nil
+}
+
+// Digits preprocesses the event's drawing into network inputs for its mode.
+func (e *CanvasEvent) Digits(lim preprocess.Limits) ([]preprocess.Digit, error) {
+	if len(e.ImagePNG) > 0 {
+		img, err := preprocess.DecodePNG(e.ImagePNG, lim)
+		if err != nil {
+			return nil, err
+		}
+		return recognize.Digits(img, e.Mode)
+	}
+	return recognize.StrokeDigits(e.Strokes, e.Width, e.Height, e.Mode)
+}
+
+// NewPrediction shapes a recognition result as the Prediction for e.
+func NewPrediction(e *CanvasEvent, r recognize.Result, receivedAt, predictedAt time.Time) Prediction {
+	return Prediction{
+		V: Version, ID: e.ID, Session: e.Session, Digits: r.Digits, Candidates: r.Candidates,
+		Confidence: r.Confidence, Model: r.Model, ReceivedAt: receivedAt.UTC(), PredictedAt: predictedAt.UTC(),
+	}
+}

@@ -1,0 +1,143 @@
+package message
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"image"
+	"image/png"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stratusml/stratus/model/preprocess"
+)
+
+func pngBytes(t testing.TB, w, h int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, w, h))); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+const goodStrokes = `[[{"x":10,"y":10,"t":0},{"x":10,"y":200,"t":30}]]`
+
+func event(fields string) []byte {
+	return []byte(`{"v":1,"id":"01JD0000000000000000000000","session":"s1","reply_to":"fe-1","mode":"digit","width":280,"height":280` + fields + `}`)
+}
+
+func TestDecodeCanvasEvent(t *testing.T) {
+	png64 := base64.StdEncoding.EncodeToString(pngBytes(t, 50, 40))
+	bomb := pngBytes(t, 1, 1)
+	// Rewrite the IHDR dimensions to 100000×100000 and fix its CRC: a tiny
+	// file that declares a huge picture.
+	copy(bomb[16:24], []byte{0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0})
+	binary.BigEndian.PutUint32(bomb[29:33], crc32.ChecksumIEEE(bomb[12:29]))
+	manyStrokes := "[" + strings.Repeat(`[{"x":1,"y":1}],`, 200) + `[{"x":1,"y":1}]]`
+	longStroke := "[[" + strings.Repeat(`{"x":1,"y":1},`, 2000) + `{"x":1,"y":1}]]`
+	tests := []struct {
+		name     string
+		data     []byte
+		envelope bool
+		stage    string // "" = valid
+		tooLarge bool
+	}{
+		{"strokes", event(`,"strokes":` + goodStrokes), true, "", false},
+		{"png", event(`,"image_png":"` + png64 + `"`), true, "", false},
+		{"number mode", []byte(`{"v":1,"mode":"number","width":100,"height":100,"strokes":` + goodStrokes + `}`), false, "", false},
+		{"no envelope needed", []byte(`{"width":300,"height":300,"strokes":` + goodStrokes + `}`), false, "", false},
+		{"missing id on kafka", []byte(`{"v":1,"width":300,"height":300,"strokes":` + goodStrokes + `}`), true, StageValidate, false},
+		{"not json", []byte(`{"v":1,`), false, StageDecode, false},
+		{"not an object", []byte(`[1,2,3]`), false, StageDecode, false},
+		{"unknown field", event(`,"strokes":` + goodStrokes + `,"evil":true`), true, StageDecode, false},
+		{"trailing data", append(event(`,"strokes":`+goodStrokes), []byte(` {}`)...), true, StageDecode, false},
+		{"invalid utf-8", append(event(`,"strokes":`+goodStrokes), 0xff), true, StageDecode, false},
+		{"version 2", []byte(`{"v":2,"width":300,"height":300,"strokes":` + goodStrokes + `}`), false, StageValidate, false},
+		{"bad mode", []byte(`{"mode":"letters","width":300,"height":300,"strokes":` + goodStrokes + `}`), false, StageValidate, false},
+		{"both inputs", event(`,"strokes":` + goodStrokes + `,"image_png":"` + png64 + `"`), true, StageValidate, false},
+		{"no input", event(``), true, StageValidate, false},
+		{"zero canvas", []byte(`{"width":0,"height":0,"strokes":` + goodStrokes + `}`), false, StageValidate, false},
+		{"huge canvas", []byte(`{"width":100000,"height":100000,"strokes":` + goodStrokes + `}`), false, StageValidate, true},
+		{"nan coordinate", []byte(`{"width":300,"height":300,"strokes":[[{"x":NaN,"y":1}]]}`), false, StageDecode, false},
+		{"huge coordinate", []byte(`{"width":300,"height":300,"strokes":[[{"x":1e400,"y":1}]]}`), false, StageValidate, false},
+		{"201 strokes", []byte(`{"width":300,"height":300,"strokes":` + manyStrokes + `}`), false, StageValidate, true},
+		{"2001 points", []byte(`{"width":300,"height":300,"strokes":` + longStroke + `}`), false, StageValidate, true},
+		{"png not base64", event(`,"image_png":"%%%"`), true, StageValidate, false},
+		{"png not png", event(`,"image_png":"` + base64.StdEncoding.EncodeToString([]byte("GIF89a....")) + `"`), true, StageValidate, false},
+		{"png bomb", event(`,"image_png":"` + base64.StdEncoding.EncodeToString(bomb) + `"`), true, StageValidate, true},
+		{"long id", []byte(`{"id":"` + strings.Repeat("x", 200) + `","width":300,"height":300,"strokes":` + goodStrokes + `}`), false, StageValidate, false},
+		{"oversize event", bytes.Repeat([]byte(" "), MaxEventBytes+1), false, StageDecode, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := DecodeCanvasEvent(tc.data, DecodeOptions{Envelope: tc.envelope})
+			if tc.stage == "" {
+				if err != nil {
+					t.Fatalf("valid event refused: %v", err)
+				}
+				if ev.V != Version || (len(ev.Strokes) == 0) == (len(ev.ImagePNG) == 0) {
+					t.Fatalf("decoded event looks wrong: %+v", ev)
+				}
+				return
+			}
+			var se *StageError
+			if !errors.As(err, &se) {
+				t.Fatalf("err = %v, want a *StageError at %s", err, tc.stage)
+			}
+			if se.Stage != tc.stage {
+				t.Fatalf("stage %q, want %q (%v)", se.Stage, tc.stage, err)
+			}
+			if tc.tooLarge != errors.Is(err, preprocess.ErrTooLarge) {
+				t.Fatalf("err = %v; want ErrTooLarge: %v", err, tc.tooLarge)
+			}
+		})
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	ev := CanvasEvent{V: 1, ID: "e1", Session: "s", ReplyTo: "r", Mode: "digit", Width: 280, Height: 280,
+		Strokes: []preprocess.Stroke{{{X: 1, Y: 2, T: 3}, {X: 50, Y: 60, T: 10}}}, SentAt: time.Date(2026, 11, 25, 10, 0, 0, 123e6, time.UTC)}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeCanvasEvent(data, DecodeOptions{Envelope: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(ev) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, ev)
+	}
+}
+
+func TestDeadLetterTruncates(t *testing.T) {
+	dl := NewDeadLetter("x", StageDecode, errors.New("boom"), bytes.Repeat([]byte("a"), 10000), time.Now())
+	if len(dl.Payload) != DeadLetterPayload || dl.Error != "boom" || dl.V != 1 {
+		t.Fatalf("dead letter %+v", dl)
+	}
+}
+
+func FuzzDecodeCanvasEvent(f *testing.F) {
+	f.Add(event(`,"strokes":` + goodStrokes))
+	f.Add(event(`,"image_png":"` + base64.StdEncoding.EncodeToString(pngBytes(f, 3, 3)) + `"`))
+	f.Add([]byte(`{"width":300,"height":300,"strokes":[[{"x":1e400,"y":1}]]}`))
+	f.Add([]byte(`{"v":1,"mode":"number","width":10,"height":10,"strokes":[[]]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ev, err := DecodeCanvasEvent(data, DecodeOptions{})
+		if err != nil {
+			var se *StageError
+			if !errors.As(err, &se) {
+				t.Fatalf("error without a stage: %v", err)
+			}
+			return
+		}
+		// A valid event must preprocess without panicking.
+		_, _ = ev.Digits(preprocess.DefaultLimits())
+	})
+}

@@ -1,0 +1,151 @@
+// Package preprocess turns a drawing into the input of the Stratus digit
+// classifier: MNIST-style 28×28 gray images.
+//
+// It is the one preprocessing step that every entry point uses (the
+// command line, the HTTP frontend and the Beam pipelines), so that a digit
+// gives the same network input however it arrives. Two kinds of drawing are
+// accepted:
+//
+//   - strokes: the pointer samples of a CanvasEvent (see DESIGN.md §2),
+//     rendered directly at the target scale by FromStrokes;
+//   - pictures: any image.Image (or PNG bytes), normalised by FromImage.
+//
+// The output follows the MNIST convention (LeCun et al.): 0 is paper and 255
+// is ink; the digit, with a stroke of MNIST-like width, is fitted into a
+// 20×20 box keeping its aspect ratio (its longer side spans exactly 20
+// pixels), anti-aliased, then placed in the 28×28 frame by a whole-pixel
+// shift that brings its centre of mass to pixel (14, 14).
+//
+// Everything that reads outside input (DecodeStrokesJSON, DecodePNG,
+// ValidateStrokes) enforces the limits of DESIGN.md §2 and fails with an
+// error that wraps ErrTooLarge or ErrInvalid and names the broken limit; a
+// drawing without ink fails with ErrEmpty. Callers map all three to a client
+// error (HTTP 400, a dead letter).
+//
+// The functions return a slice of digits so that multi-digit segmentation
+// can be added without changing callers; for now the whole drawing is one
+// digit. All functions are safe for concurrent use.
+package preprocess
+
+import (
+	"errors"
+	"image"
+
+	"github.com/stratusml/stratus/model"
+)
+
+// Errors that the functions of this package wrap. Test for them with
+// errors.Is; all three mean that the input, not the server, is at fault.
+var (
+	// ErrTooLarge means that the input breaks one of the size limits
+	// (bytes, strokes, points, canvas or picture dimensions).
+	ErrTooLarge = errors.New("input too large")
+	// ErrInvalid means that the input is malformed: not JSON of the
+	// expected shape, not a PNG, a coordinate that is not finite, etc.
+	ErrInvalid = errors.New("invalid input")
+	// ErrEmpty means that the drawing holds no ink: no points, or a
+	// picture with nothing that stands out from the paper.
+	ErrEmpty = errors.New("blank drawing")
+)
+
+// Geometry of the output, after MNIST.
+const (
+	// BoxSide is the side of the box the digit is fitted into.
+	BoxSide = 20
+	// CenterX and CenterY are the pixel (column, row) the centre of mass of
+	// the ink is brought to, within half a pixel, as in MNIST.
+	CenterX, CenterY = 14, 14
+)
+
+// Image28 is one network input: model.Side×model.Side gray pixels,
+// row-major, 0 = paper and 255 = ink (the MNIST convention).
+type Image28 [model.Pixels]uint8
+
+// At returns the pixel in column x and row y (both 0..27).
+func (im *Image28) At(x, y int) uint8 { return im[y*model.Side+x] }
+
+// Gray returns a copy of the image as an *image.Gray, with the MNIST
+// convention kept (ink is white on black); useful to look at inputs.
+func (im *Image28) Gray() *image.Gray {
+	g := image.NewGray(image.Rect(0, 0, model.Side, model.Side))
+	copy(g.Pix, im[:])
+	return g
+}
+
+// Box is an axis-aligned rectangle in the coordinates of the input: canvas
+// (CSS) pixels for strokes, picture pixels for images. For strokes it is
+// the bounding box of the pointer samples, so W or H may be 0 (a dot, a
+// straight line); for pictures it is the bounding box of the ink pixels.
+type Box struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+	W float64 `json:"w"`
+	H float64 `json:"h"`
+}
+
+// Digit is one digit found in a drawing: its network input and where it was
+// drawn.
+type Digit struct {
+	Input Image28 `json:"input"`
+	Box   Box     `json:"box"`
+}
+
+// Point is one pointer sample: canvas coordinates in CSS pixels (x to the
+// right, y downwards) and a time in milliseconds.
+type Point struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+	T float64 `json:"t"`
+}
+
+// Stroke is the samples of one pen-down … pen-up gesture, in order.
+type Stroke []Point
+
+// Limits bounds what the decoders and validators accept. A zero field means
+// the default of DefaultLimits.
+type Limits struct {
+	// MaxStrokesJSONBytes bounds the size of the strokes JSON.
+	MaxStrokesJSONBytes int
+	// MaxPNGBytes bounds the size of a PNG file.
+	MaxPNGBytes int
+	// MaxPointsPerStroke bounds the samples in one stroke.
+	MaxPointsPerStroke int
+	// MaxStrokes bounds the number of strokes.
+	MaxStrokes int
+	// MaxSide bounds the width and the height of a canvas or a picture.
+	MaxSide int
+}
+
+// DefaultLimits returns the limits of DESIGN.md §2: 64 KiB of strokes JSON,
+// 2 MiB of PNG, 2,000 points per stroke, 200 strokes, canvases and pictures
+// of at most 4096×4096.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxStrokesJSONBytes: 64 << 10,
+		MaxPNGBytes:         2 << 20,
+		MaxPointsPerStroke:  2000,
+		MaxStrokes:          200,
+		MaxSide:             4096,
+	}
+}
+
+// orDefault fills the zero fields of l from DefaultLimits.
+func (l Limits) orDefault() Limits {
+	d := DefaultLimits()
+	if l.MaxStrokesJSONBytes <= 0 {
+		l.MaxStrokesJSONBytes = d.MaxStrokesJSONBytes
+	}
+	if l.MaxPNGBytes <= 0 {
+		l.MaxPNGBytes = d.MaxPNGBytes
+	}
+	if l.MaxPointsPerStroke <= 0 {
+		l.MaxPointsPerStroke = d.MaxPointsPerStroke
+	}
+	if l.MaxStrokes <= 0 {
+		l.MaxStrokes = d.MaxStrokes
+	}
+	if l.MaxSide <= 0 {
+		l.MaxSide = d.MaxSide
+	}
+	return l
+}

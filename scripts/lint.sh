@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Lint: gofmt, go vet and staticcheck (pinned as a Go tool in go.mod).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "not gofmt-formatted:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+go tool staticcheck ./...
+echo "lint: ok"
