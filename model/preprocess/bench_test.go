@@ -66,10 +66,10 @@ func BenchmarkFromImageLarge(b *testing.B) {
 	benchImage(b, paint(sk, 1000, 800, style{pen: 5, ink: black, paper: white}))
 }
 
-// BenchmarkDecodeStrokesJSON decodes a drawing of 2,000 samples (about
-// 60 KiB, near the 64 KiB limit).
+// BenchmarkDecodeStrokesJSON decodes a drawing of about 1,000 samples
+// (55 KiB, near the 64 KiB limit).
 func BenchmarkDecodeStrokesJSON(b *testing.B) {
-	strokes := toStrokes(skeleton("0", placement{size: 200, x: 40, y: 40}, 0.7))
+	strokes := toStrokes(skeleton("0", placement{size: 200, x: 40, y: 40}, 0.5))
 	data, err := json.Marshal(strokes)
 	if err != nil {
 		b.Fatal(err)

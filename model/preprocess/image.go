@@ -59,7 +59,9 @@ func fromImage(img image.Image, maxSide int) ([]Digit, error) {
 //     on light paper and light ink on dark paper both work, and over a
 //     transparent border whatever is opaque is ink, whatever its colour.
 //     The ink's own contrast (a high percentile) becomes full ink, and
-//     levels near the paper (a noise floor) become paper.
+//     levels near the paper (a noise floor) become paper. Specks apart from
+//     the drawing that hold less than 1% of its ink (dust, scanner noise)
+//     are dropped.
 //  2. Crop to the ink's bounding box and area-average it to an intermediate
 //     resolution where its longer side is 64 pixels; strokes too fine to
 //     survive the averaging get their contrast back.
@@ -91,24 +93,32 @@ func imageDigit(img image.Image, maxSide int) (Digit, error) {
 	if W > maxSide || H > maxSide {
 		return Digit{}, fmt.Errorf("%w: the picture is %d×%d pixels, the limit is %d×%d", ErrTooLarge, W, H, maxSide, maxSide)
 	}
-	ink, lut, bx, err := extractInk(img)
+	pl, err := extractInk(img)
 	if err != nil {
 		return Digit{}, err
 	}
-
-	// Area-average the crop to the intermediate resolution, where its
-	// longer side is midSide pixels, with room around it for thickening.
 	const rho = PenWidth / BoxSide
-	bw, bh := bx.x1-bx.x0, bx.y1-bx.y0
-	f := midSide / float64(max(bw, bh)) // intermediate pixels per source pixel
-	const pad = midPad
-	iw := int(math.Ceil(float64(bw)*f)) + 2*pad
-	ih := int(math.Ceil(float64(bh)*f)) + 2*pad
-	ox := float64(bx.x0) - pad/f
-	oy := float64(bx.y0) - pad/f
-	mid := make([]float32, iw*ih)
-	resampleLUT(ink, W, lut, axisWeights(iw, ox, f, W), axisWeights(ih, oy, f, H), mid)
+	bx := pl.box
+	mid, grid := pl.intermediate(bx)
+
+	// Specks apart from the drawing: drop them, and if the drawing's box
+	// shrinks, crop again.
+	if kept, dropped := dropSpecks(mid, grid.w, grid.h, grid.clear(pl)); dropped {
+		nb := pl.shrink(inkBox{
+			x0: max(bx.x0, grid.xs[kept.x0].first), x1: min(bx.x1, grid.xs[kept.x1-1].first+len(grid.xs[kept.x1-1].w)),
+			y0: max(bx.y0, grid.ys[kept.y0].first), y1: min(bx.y1, grid.ys[kept.y1-1].first+len(grid.ys[kept.y1-1].w)),
+		})
+		if nb.x1 <= nb.x0 {
+			return Digit{}, fmt.Errorf("%w: nothing in the picture stands out from the paper", ErrEmpty)
+		}
+		if nb != bx {
+			bx = nb
+			mid, grid = pl.intermediate(bx)
+		}
+	}
 	restoreContrast(mid)
+	iw, ih := grid.w, grid.h
+	bw, bh := bx.x1-bx.x0, bx.y1-bx.y0
 
 	// Measure the strokes again at this resolution, then bring their width
 	// over the box's longer side to rho.
@@ -167,6 +177,40 @@ func imageDigit(img image.Image, maxSide int) (Digit, error) {
 		X: float64(bounds.Min.X + bx.x0), Y: float64(bounds.Min.Y + bx.y0),
 		W: float64(bw), H: float64(bh),
 	}}, nil
+}
+
+// midGrid is the intermediate grid over a crop of an inkPlane: w×h
+// pixels, with the resampling taps that make its columns and rows.
+type midGrid struct {
+	w, h   int
+	xs, ys []axisTaps
+}
+
+// intermediate area-averages the crop bx of the plane to the intermediate
+// resolution, where its longer side is midSide pixels, with a margin of
+// midPad pixels for thickening.
+func (pl *inkPlane) intermediate(bx inkBox) ([]float32, midGrid) {
+	bw, bh := bx.x1-bx.x0, bx.y1-bx.y0
+	f := midSide / float64(max(bw, bh)) // intermediate pixels per source pixel
+	const pad = midPad
+	g := midGrid{w: int(math.Ceil(float64(bw)*f)) + 2*pad, h: int(math.Ceil(float64(bh)*f)) + 2*pad}
+	g.xs = axisWeights(g.w, float64(bx.x0)-pad/f, f, pl.w)
+	g.ys = axisWeights(g.h, float64(bx.y0)-pad/f, f, pl.h)
+	mid := make([]float32, g.w*g.h)
+	resampleLUT(pl.pix, pl.w, pl.lut, g.xs, g.ys, mid)
+	return mid, g
+}
+
+// clear returns a function that clears, in the plane, the source pixels
+// that make intermediate pixel (x, y): a speck's, which no kept pixel
+// shares, since specks are apart from the rest.
+func (g midGrid) clear(pl *inkPlane) func(x, y int) {
+	return func(x, y int) {
+		tx, ty := g.xs[x], g.ys[y]
+		for sy := ty.first; sy < ty.first+len(ty.w); sy++ {
+			clear(pl.pix[sy*pl.w+tx.first : sy*pl.w+tx.first+len(tx.w)])
+		}
+	}
 }
 
 // strokeWidth estimates the width of strokes from their area (mass) and

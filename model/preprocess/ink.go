@@ -9,10 +9,18 @@ import (
 // inkBox is the bounding box [x0,x1)×[y0,y1) of the ink of a plane.
 type inkBox struct{ x0, y0, x1, y1 int }
 
-// extractInk returns the W×H raw ink plane of img (levels within the noise
-// of the paper set to 0), the map from its levels to ink in 0..1 that
-// normalises the ink's contrast, and the bounding box of the ink. It
-// returns ErrEmpty when there is no ink.
+// inkPlane is the raw ink of a picture.
+type inkPlane struct {
+	pix  []uint8 // W×H raw levels, 0 within the noise of the paper
+	w, h int
+	lut  *[256]float32 // raw level → ink in 0..1, normalised to the contrast
+	t    int           // raw levels up to t are paper
+	box  inkBox        // bounding box of the levels above t
+}
+
+// extractInk returns the raw ink plane of img, with the map from its levels
+// to ink in 0..1 that normalises the ink's contrast, and the bounding box of
+// the ink. It returns ErrEmpty when there is no ink.
 //
 // Each pixel's raw ink is s·(L − P)·alpha: L its luminance, P the paper
 // level, s = ±1 the ink's polarity. The paper is the median of the
@@ -21,9 +29,8 @@ type inkBox struct{ x0, y0, x1, y1 int }
 // is simply opacity. On opaque paper the ink is darker than light paper,
 // lighter than dark paper, and for mid-gray paper on the side that holds
 // more ink. The contrast c is the 99th percentile of the raw levels; levels
-// up to max(noiseFloor, c/5) are paper, c and above full ink. Specks apart
-// from the drawing (dust, scanner noise) are removed, see dropSpecks.
-func extractInk(img image.Image) ([]uint8, *[256]float32, inkBox, error) {
+// up to max(noiseFloor, c/5) are paper, c and above full ink.
+func extractInk(img image.Image) (*inkPlane, error) {
 	b := img.Bounds()
 	W, H := b.Dx(), b.Dy()
 	read := newRowReader(img)
@@ -32,7 +39,7 @@ func extractInk(img image.Image) ([]uint8, *[256]float32, inkBox, error) {
 
 	paper, sign, err := paperLevel(read, W, H, lp, al)
 	if err != nil {
-		return nil, nil, inkBox{}, err
+		return nil, err
 	}
 
 	// Raw ink, the histogram of its levels, and the box of the pixels
@@ -64,7 +71,7 @@ func extractInk(img image.Image) ([]uint8, *[256]float32, inkBox, error) {
 		}
 	}
 	if bx.x1 < 0 {
-		return nil, nil, inkBox{}, fmt.Errorf("%w: nothing in the picture stands out from the paper by more than %d levels", ErrEmpty, noiseFloor)
+		return nil, fmt.Errorf("%w: nothing in the picture stands out from the paper by more than %d levels", ErrEmpty, noiseFloor)
 	}
 
 	n := 0
@@ -85,13 +92,20 @@ func extractInk(img image.Image) ([]uint8, *[256]float32, inkBox, error) {
 		lut[v] = min(1, float32(v-t)/float32(c-t))
 	}
 
-	bx = dropSpecks(ink, W, bx, t)
+	pl := &inkPlane{pix: ink, w: W, h: H, lut: lut, t: t}
+	if pl.box = pl.shrink(bx); pl.box.x1 <= pl.box.x0 {
+		return nil, fmt.Errorf("%w: nothing in the picture stands out from the paper", ErrEmpty)
+	}
+	return pl, nil
+}
 
-	// Shrink the box to the pixels above t.
+// shrink returns the bounding box of the levels above t inside bx, empty
+// when there are none.
+func (pl *inkPlane) shrink(bx inkBox) inkBox {
 	above := func(x0, x1, y0, y1 int) bool {
 		for y := y0; y < y1; y++ {
-			for _, v := range ink[y*W+x0 : y*W+x1] {
-				if int(v) > t {
+			for _, v := range pl.pix[y*pl.w+x0 : y*pl.w+x1] {
+				if int(v) > pl.t {
 					return true
 				}
 			}
@@ -102,7 +116,7 @@ func extractInk(img image.Image) ([]uint8, *[256]float32, inkBox, error) {
 		bx.y0++
 	}
 	if bx.y0 == bx.y1 {
-		return nil, nil, inkBox{}, fmt.Errorf("%w: nothing in the picture stands out from the paper", ErrEmpty)
+		return inkBox{}
 	}
 	for !above(bx.x0, bx.x1, bx.y1-1, bx.y1) {
 		bx.y1--
@@ -113,7 +127,7 @@ func extractInk(img image.Image) ([]uint8, *[256]float32, inkBox, error) {
 	for !above(bx.x1-1, bx.x1, bx.y0, bx.y1) {
 		bx.x1--
 	}
-	return ink, lut, bx, nil
+	return bx
 }
 
 // paperLevel finds the paper level P (0..255) and the ink's polarity
@@ -195,77 +209,44 @@ func paperLevel(read rowReader, W, H int, lp, al []uint8) (paper, sign int, err 
 	return paper, -1, nil
 }
 
-// Speck removal.
-const (
-	// speckCells is the number of cells along the longer side of the ink's
-	// box in the grid where ink is grouped into connected parts.
-	speckCells = 96
-	// speckShare is the share of the ink's mass below which a part of the
-	// drawing that touches no other is a speck.
-	speckShare = 0.01
-)
+// speckShare is the share of the ink's mass below which a part of the
+// drawing that touches no other is a speck.
+const speckShare = 0.01
 
-// dropSpecks finds the connected parts of the ink above level t in box bx
-// of the W-wide plane (connected on a grid of cells about 1/speckCells of
-// the box's longer side, so that small gaps do not split a stroke), clears
-// the parts that hold less than speckShare of the ink (keeping the largest
-// always) and returns the box of what is left, at cell precision.
-func dropSpecks(ink []uint8, W int, bx inkBox, t int) inkBox {
-	bw, bh := bx.x1-bx.x0, bx.y1-bx.y0
-	cs := max(1, (max(bw, bh)+speckCells-1)/speckCells) // cell side in pixels
-	gw, gh := (bw+cs-1)/cs, (bh+cs-1)/cs
-	if gw*gh == 1 {
-		return bx
-	}
-	mass := make([]int64, gw*gh)
-	colCell := make([]int32, bw)
-	for x := range colCell {
-		colCell[x] = int32(x / cs)
-	}
-	var total int64
-	for y := bx.y0; y < bx.y1; y++ {
-		row := ink[y*W+bx.x0 : y*W+bx.x1]
-		cells := mass[((y-bx.y0)/cs)*gw : ((y-bx.y0)/cs+1)*gw]
-		for x := 0; x < len(row); x++ {
-			if x+8 <= len(row) && binary.LittleEndian.Uint64(row[x:]) == 0 {
-				x += 7
-				continue
-			}
-			if v := int(row[x]); v > t {
-				cells[colCell[x]] += int64(v)
-				total += int64(v)
-			}
-		}
-	}
-	// Label the parts (8-connected cells with ink) and weigh them.
-	label := make([]int32, gw*gh)
-	var partMass []int64
+// dropSpecks finds the 8-connected parts of the ink in the iw×ih plane mid,
+// clears the parts that hold less than speckShare of the ink (keeping the
+// largest always) and returns the box of the rest, and whether it cleared
+// any. A gap of one pixel of mid separates parts, so a stroke broken by
+// less than that stays whole. cleared, when not nil, is called for each
+// cleared pixel.
+func dropSpecks(mid []float32, iw, ih int, cleared func(x, y int)) (inkBox, bool) {
+	label := make([]int32, len(mid))
+	var partMass []float64
+	var total float64
 	var stack []int32
-	for c0, m := range mass {
-		if m == 0 || label[c0] != 0 {
+	for p0, v := range mid {
+		if v == 0 || label[p0] != 0 {
 			continue
 		}
 		id := int32(len(partMass) + 1)
 		partMass = append(partMass, 0)
-		label[c0] = id
-		stack = append(stack[:0], int32(c0))
+		label[p0] = id
+		stack = append(stack[:0], int32(p0))
 		for len(stack) > 0 {
-			c := int(stack[len(stack)-1])
+			p := int(stack[len(stack)-1])
 			stack = stack[:len(stack)-1]
-			partMass[id-1] += mass[c]
-			cx, cy := c%gw, c/gw
-			for ny := max(0, cy-1); ny <= min(gh-1, cy+1); ny++ {
-				for nx := max(0, cx-1); nx <= min(gw-1, cx+1); nx++ {
-					if n := ny*gw + nx; mass[n] != 0 && label[n] == 0 {
+			partMass[id-1] += float64(mid[p])
+			x, y := p%iw, p/iw
+			for ny := max(0, y-1); ny <= min(ih-1, y+1); ny++ {
+				for nx := max(0, x-1); nx <= min(iw-1, x+1); nx++ {
+					if n := ny*iw + nx; mid[n] != 0 && label[n] == 0 {
 						label[n] = id
 						stack = append(stack, int32(n))
 					}
 				}
 			}
 		}
-	}
-	if len(partMass) <= 1 {
-		return bx
+		total += partMass[id-1]
 	}
 	largest := 0
 	for i, m := range partMass {
@@ -276,28 +257,24 @@ func dropSpecks(ink []uint8, W int, bx inkBox, t int) inkBox {
 	keep := make([]bool, len(partMass))
 	dropped := false
 	for i, m := range partMass {
-		keep[i] = i == largest || float64(m) >= speckShare*float64(total)
+		keep[i] = i == largest || m >= speckShare*total
 		dropped = dropped || !keep[i]
 	}
-	if !dropped {
-		return bx
-	}
-	// Clear the specks and bound the rest.
-	nb := inkBox{bx.x1, bx.y1, bx.x0, bx.y0}
-	for c, id := range label {
+	bx := inkBox{iw, ih, -1, -1}
+	for p, id := range label {
 		if id == 0 {
 			continue
 		}
-		x0, y0 := bx.x0+(c%gw)*cs, bx.y0+(c/gw)*cs
-		x1, y1 := min(x0+cs, bx.x1), min(y0+cs, bx.y1)
+		x, y := p%iw, p/iw
 		if keep[id-1] {
-			nb.x0, nb.y0 = min(nb.x0, x0), min(nb.y0, y0)
-			nb.x1, nb.y1 = max(nb.x1, x1), max(nb.y1, y1)
+			bx.x0, bx.x1 = min(bx.x0, x), max(bx.x1, x+1)
+			bx.y0, bx.y1 = min(bx.y0, y), max(bx.y1, y+1)
 			continue
 		}
-		for y := y0; y < y1; y++ {
-			clear(ink[y*W+x0 : y*W+x1])
+		mid[p] = 0
+		if cleared != nil {
+			cleared(x, y)
 		}
 	}
-	return nb
+	return bx, dropped
 }

@@ -155,44 +155,26 @@ func newInkReader(img image.Image, read rowReader, paper, sign int, lp, al []uin
 			}
 		}
 	case *image.RGBA:
-		return func(y int, out []uint8) {
-			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
-			p = p[:4*len(out)]
-			// Runs of equal pixels (the paper) are converted once.
-			var prev uint32
-			var v uint8
-			for x := range out {
-				if u := binary.LittleEndian.Uint32(p[4*x:]); u != prev || x == 0 {
-					prev = u
-					l := lum8(u&0xff, u>>8&0xff, u>>16&0xff)
-					if a := uint8(u >> 24); a == 255 {
-						v = opaque[l]
-					} else {
-						v = blend(l, a)
-					}
-				}
-				out[x] = v
+		conv := func(u uint32) uint8 {
+			l := lum8(u&0xff, u>>8&0xff, u>>16&0xff)
+			if a := uint8(u >> 24); a != 255 {
+				return blend(l, a)
 			}
+			return opaque[l]
+		}
+		return func(y int, out []uint8) {
+			convert32(m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:4*len(out)], out, conv)
 		}
 	case *image.NRGBA:
-		return func(y int, out []uint8) {
-			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
-			p = p[:4*len(out)]
-			// Runs of equal pixels (the paper) are converted once.
-			var prev uint32
-			var v uint8
-			for x := range out {
-				if u := binary.LittleEndian.Uint32(p[4*x:]); u != prev || x == 0 {
-					prev = u
-					l := lum8(u&0xff, u>>8&0xff, u>>16&0xff)
-					if a := uint8(u >> 24); a == 255 {
-						v = opaque[l]
-					} else {
-						v = blend(mul255(l, a), a)
-					}
-				}
-				out[x] = v
+		conv := func(u uint32) uint8 {
+			l := lum8(u&0xff, u>>8&0xff, u>>16&0xff)
+			if a := uint8(u >> 24); a != 255 {
+				return blend(mul255(l, a), a)
 			}
+			return opaque[l]
+		}
+		return func(y int, out []uint8) {
+			convert32(m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:4*len(out)], out, conv)
 		}
 	case *image.Paletted:
 		var tbl [256]uint8
@@ -215,5 +197,29 @@ func newInkReader(img image.Image, read rowReader, paper, sign int, lp, al []uin
 		for x := range out {
 			out[x] = blend(lp[x], al[x])
 		}
+	}
+}
+
+// convert32 converts a row of 4-byte pixels p into out with conv, once per
+// run of equal pixels (the paper, mostly), comparing two pixels at a time.
+func convert32(p []byte, out []uint8, conv func(uint32) uint8) {
+	n := len(out)
+	if n == 0 {
+		return
+	}
+	prev := binary.LittleEndian.Uint32(p)
+	v := conv(prev)
+	pair := uint64(prev) | uint64(prev)<<32
+	for x := 0; x < n; x++ {
+		if x+2 <= n && binary.LittleEndian.Uint64(p[4*x:]) == pair {
+			out[x], out[x+1] = v, v
+			x++
+			continue
+		}
+		if u := binary.LittleEndian.Uint32(p[4*x:]); u != prev {
+			prev, v = u, conv(u)
+			pair = uint64(u) | uint64(u)<<32
+		}
+		out[x] = v
 	}
 }

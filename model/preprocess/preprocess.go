@@ -11,10 +11,11 @@
 //   - pictures: any image.Image (or PNG bytes), normalised by FromImage.
 //
 // The output follows the MNIST convention (LeCun et al.): 0 is paper and 255
-// is ink; the digit, with a stroke of MNIST-like width, is fitted into a
-// 20×20 box keeping its aspect ratio (its longer side spans exactly 20
-// pixels), anti-aliased, then placed in the 28×28 frame by a whole-pixel
-// shift that brings its centre of mass to pixel (14, 14).
+// is ink; the digit, redrawn or normalised to a stroke of MNIST's typical
+// width (PenWidth), is fitted into a 20×20 box keeping its aspect ratio
+// (its longer side spans the 20 pixels), anti-aliased, then placed in the
+// 28×28 frame by the whole-pixel shift that brings its centre of mass
+// nearest to pixel (14, 14), as in MNIST (within half a pixel).
 //
 // Everything that reads outside input (DecodeStrokesJSON, DecodePNG,
 // ValidateStrokes) enforces the limits of DESIGN.md §2 and fails with an
