@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The Stratus test suite: what `make test` and CI (.ci/run) run.
-#   scripts/test.sh            lint, then every test with the race detector
-#   scripts/test.sh integration  the integration tests only
-# Tests of real components read their addresses from STRATUS_* variables that
-# deploy/local scripts set; with STRATUS_INTEGRATION=1 a missing component
-# fails its test instead of skipping it.
+#
+#   scripts/test.sh               lint, then every test (unit, fuzz seeds,
+#                                 integration on real Kafka and CouchDB) with -race
+#   scripts/test.sh integration   the same tests without the lint step
+#
+# It installs and starts the real components itself (deploy/local/up.sh:
+# Apache Kafka 4.1 from Maven Central, a CouchDB-protocol server from npm) on
+# free loopback ports and stops them at the end. With STRATUS_INTEGRATION=1 a
+# test whose component is missing fails instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -17,5 +21,20 @@ if [ "$what" = all ]; then
   ./scripts/lint.sh
 fi
 
+echo "== starting real components (deploy/local/up.sh)"
+started_here=0
+if ! deploy/local/kafka.sh status >/dev/null 2>&1 || ! deploy/local/couchdb.sh status >/dev/null 2>&1; then
+  started_here=1
+fi
+cleanup() { if [ "$started_here" = 1 ]; then deploy/local/down.sh >/dev/null 2>&1 || true; fi; }
+trap cleanup EXIT
+deploy/local/up.sh >/dev/null
+set -a
+# shellcheck disable=SC1091
+. "${STRATUS_LOCAL_ENV:-${STRATUS_LOCAL_DIR:-$HOME/.cache/stratus-local}/env}"
+set +a
+export STRATUS_INTEGRATION=1
+echo "   kafka at $STRATUS_KAFKA, couchdb at ${STRATUS_COUCHDB%%@*}…"
+
 echo "== tests"
-go test -race -timeout 20m ./...
+go test -race -tags integration -timeout 25m ./...
