@@ -11,6 +11,7 @@ import (
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/model/preprocess"
 	"github.com/stratusml/stratus/transforms/inference"
+	"github.com/stratusml/stratus/transforms/kafkaio"
 )
 
 // envelope is what later steps need of an event; it rides through
@@ -18,13 +19,13 @@ import (
 type envelope struct {
 	Event      message.CanvasEvent `json:"event"`
 	ReceivedAt time.Time           `json:"received_at"`
+	Input28    [][]byte            `json:"input28"`
 }
 
 // prepareFn decodes, validates and preprocesses raw canvas events into
 // inference requests; bad events become dead letters (JSON) naming the
 // stage that refused them.
 type prepareFn struct {
-	// MaxSide etc. could be configured here; the DESIGN.md limits are used.
 	events, dead beam.Counter
 }
 
@@ -33,10 +34,10 @@ func (fn *prepareFn) Setup() {
 	fn.dead = beam.NewCounter("stratus.stream", "dead_letters")
 }
 
-func (fn *prepareFn) ProcessElement(ctx context.Context, ts beam.EventTime, raw []byte, emit func(beam.EventTime, inference.Request), deadLetter func([]byte)) {
+func (fn *prepareFn) ProcessElement(ctx context.Context, ts beam.EventTime, rec kafkaio.Record, emit func(beam.EventTime, inference.Request), deadLetter func([]byte)) {
 	fn.events.Inc(ctx, 1)
 	now := time.Now()
-	req, dl := prepare(raw, now)
+	req, dl := prepare(rec.Value, now)
 	if dl != nil {
 		fn.dead.Inc(ctx, 1)
 		deadLetter(dl)
@@ -60,7 +61,11 @@ func prepare(raw []byte, now time.Time) (inference.Request, []byte) {
 	if err != nil {
 		return inference.Request{}, deadLetterJSON(ev.ID, message.StagePreprocess, err, raw, now)
 	}
-	payload, err := json.Marshal(envelope{Event: ev, ReceivedAt: now.UTC()})
+	env := envelope{Event: ev, ReceivedAt: now.UTC(), Input28: make([][]byte, len(digits))}
+	for i := range digits {
+		env.Input28[i] = digits[i].Input[:]
+	}
+	payload, err := json.Marshal(env)
 	if err != nil {
 		return inference.Request{}, deadLetterJSON(ev.ID, message.StagePreprocess, err, raw, now)
 	}

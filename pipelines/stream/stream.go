@@ -1,0 +1,179 @@
+// Package stream is the Stratus streaming pipeline: canvas events from Kafka
+// are decoded, validated and preprocessed, run through the CNN in batches,
+// and answered twice: the sample with its prediction is upserted into the
+// store (CouchDB) and the Prediction is written to the reply topic, keyed by
+// the frontend replica that waits for it. Bad events go to the dead-letter
+// topic with the stage and the reason; nothing is dropped silently.
+//
+//	kafkaio.Read(stratus.canvas) → prepare ─┬→ RunInference ─→ answer ─┬→ couchio.Write(samples)
+//	                                        │                          └→ Prediction (stratus.predictions)
+//	                                        └→ dead letters (decode, validate, preprocess, predict, store)
+//	                                                                     → stratus.deadletter
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/stratusml/stratus/message"
+	"github.com/stratusml/stratus/store"
+	"github.com/stratusml/stratus/transforms/couchio"
+	"github.com/stratusml/stratus/transforms/inference"
+	"github.com/stratusml/stratus/transforms/kafkaio"
+)
+
+// Config sets up the streaming pipeline. Zero fields take DESIGN.md's names
+// and the defaults of the transforms.
+type Config struct {
+	// Brokers are the Kafka bootstrap addresses.
+	Brokers []string
+	// Topics (default message.TopicCanvas, TopicPredictions, TopicDeadLetter).
+	CanvasTopic, PredictionsTopic, DeadLetterTopic string
+	// GroupID is the consumer group whose committed offsets the pipeline
+	// resumes from (default "stratus-stream").
+	GroupID string
+	// StartFrom applies to partitions without a committed offset (default latest).
+	StartFrom kafkaio.StartOffset
+	// StoreURL is the store's URL (CouchDB); StorePrefix prefixes its databases.
+	StoreURL, StorePrefix string
+	// ModelPath is a model file; "" serves the model shipped in the binary.
+	ModelPath string
+	// MaxBatchSize and MaxBatchWait bound inference batches.
+	MaxBatchSize int
+	MaxBatchWait time.Duration
+	// PollTimeout is how long the Kafka read waits for a record before it
+	// checkpoints (kafkaio default when zero).
+	PollTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.CanvasTopic == "" {
+		c.CanvasTopic = message.TopicCanvas
+	}
+	if c.PredictionsTopic == "" {
+		c.PredictionsTopic = message.TopicPredictions
+	}
+	if c.DeadLetterTopic == "" {
+		c.DeadLetterTopic = message.TopicDeadLetter
+	}
+	if c.GroupID == "" {
+		c.GroupID = "stratus-stream"
+	}
+	if c.StartFrom == "" {
+		c.StartFrom = kafkaio.StartLatest
+	}
+	return c
+}
+
+// Build adds the streaming pipeline to s.
+func Build(s beam.Scope, cfg Config) error {
+	cfg = cfg.withDefaults()
+	if len(cfg.Brokers) == 0 {
+		return fmt.Errorf("stream: no Kafka brokers")
+	}
+	if cfg.StoreURL == "" {
+		return fmt.Errorf("stream: no store URL")
+	}
+	s = s.Scope("stratus.Stream")
+	records := kafkaio.Read(s, kafkaio.ReadConfig{
+		Brokers: cfg.Brokers, Topic: cfg.CanvasTopic, GroupID: cfg.GroupID, StartFrom: cfg.StartFrom,
+		PollTimeout: cfg.PollTimeout,
+	})
+	requests, badEvents := beam.ParDo2(s.Scope("Prepare"), &prepareFn{}, records)
+	responses, failures := inference.RunInference(s, inference.Config{
+		Handler: inference.CNNHandlerName, HandlerConfig: cfg.ModelPath,
+		MaxBatchSize: cfg.MaxBatchSize, MaxBatchWait: cfg.MaxBatchWait,
+	}, requests)
+	samples, replies := beam.ParDo2(s.Scope("Answer"), &answerFn{PredictionsTopic: cfg.PredictionsTopic}, responses)
+	_, storeFailures := couchio.Write(s, couchio.Config{URL: cfg.StoreURL, Prefix: cfg.StorePrefix, EnsureSchema: true}, samples)
+
+	dl := cfg.DeadLetterTopic
+	dead := beam.Flatten(s,
+		beam.ParDo(s, &eventDeadLetterFn{Topic: dl}, badEvents),
+		beam.ParDo(s, &predictDeadLetterFn{Topic: dl}, failures),
+		beam.ParDo(s, &storeDeadLetterFn{Topic: dl}, storeFailures),
+	)
+	kafkaio.Write(s, kafkaio.WriteConfig{Brokers: cfg.Brokers}, beam.Flatten(s, replies, dead))
+	return nil
+}
+
+// answerFn turns an inference response into the sample document to store
+// and the Prediction record for the reply topic.
+type answerFn struct {
+	PredictionsTopic string
+}
+
+func (fn *answerFn) ProcessElement(ctx context.Context, ts beam.EventTime, r inference.Response, emitSample func(beam.EventTime, store.Sample), emitReply func(beam.EventTime, kafkaio.Record)) error {
+	var env envelope
+	if err := json.Unmarshal(r.Payload, &env); err != nil {
+		return fmt.Errorf("stream: payload of %s: %w", r.Key, err) // our own encoding: a bug, fail loudly
+	}
+	pred := message.NewPrediction(&env.Event, r.Result, env.ReceivedAt, time.Now())
+	sample := store.NewSample(&env.Event)
+	sample.Input28 = env.Input28
+	sample.Predictions = map[string]store.PredictionBody{pred.Model: store.NewPredictionBody(pred)}
+	value, err := json.Marshal(pred)
+	if err != nil {
+		return fmt.Errorf("stream: encode prediction %s: %w", r.Key, err)
+	}
+	emitSample(ts, sample)
+	emitReply(ts, kafkaio.Record{Topic: fn.PredictionsTopic, Key: []byte(env.Event.ReplyTo), Value: value})
+	return nil
+}
+
+// The three dead-letter DoFns shape each kind of failure as a record for
+// the dead-letter topic, keyed by event id.
+
+// eventDeadLetterFn wraps a dead letter prepare already encoded (stages
+// decode, validate, preprocess).
+type eventDeadLetterFn struct{ Topic string }
+
+func (fn *eventDeadLetterFn) ProcessElement(value []byte) kafkaio.Record {
+	var dl message.DeadLetter
+	_ = json.Unmarshal(value, &dl) // prepare wrote it; only the id is read
+	return kafkaio.Record{Topic: fn.Topic, Key: []byte(dl.ID), Value: value}
+}
+
+// predictDeadLetterFn records an inference failure (stage predict).
+type predictDeadLetterFn struct{ Topic string }
+
+func (fn *predictDeadLetterFn) ProcessElement(f inference.Failure) kafkaio.Record {
+	var env envelope
+	_ = json.Unmarshal(f.Payload, &env) // our own payload; the raw event is best effort
+	raw, _ := json.Marshal(env.Event)
+	dl := message.NewDeadLetter(f.Key, message.StagePredict, errors.New(f.Error), raw, time.Now())
+	return kafkaio.Record{Topic: fn.Topic, Key: []byte(f.Key), Value: mustJSON(dl)}
+}
+
+// storeDeadLetterFn records a sample the store refused (stage store).
+type storeDeadLetterFn struct{ Topic string }
+
+func (fn *storeDeadLetterFn) ProcessElement(dl message.DeadLetter) kafkaio.Record {
+	return kafkaio.Record{Topic: fn.Topic, Key: []byte(dl.ID), Value: mustJSON(dl)}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("stream: encode %T: %v", v, err)) // plain structs always encode
+	}
+	return b
+}
+
+func init() {
+	register.DoFn5x0[context.Context, beam.EventTime, kafkaio.Record, func(beam.EventTime, inference.Request), func([]byte)]((*prepareFn)(nil))
+	register.Emitter2[beam.EventTime, inference.Request]()
+	register.Emitter1[[]byte]()
+	register.DoFn5x1[context.Context, beam.EventTime, inference.Response, func(beam.EventTime, store.Sample), func(beam.EventTime, kafkaio.Record), error]((*answerFn)(nil))
+	register.Emitter2[beam.EventTime, store.Sample]()
+	register.Emitter2[beam.EventTime, kafkaio.Record]()
+	register.DoFn1x1[[]byte, kafkaio.Record]((*eventDeadLetterFn)(nil))
+	register.DoFn1x1[inference.Failure, kafkaio.Record]((*predictDeadLetterFn)(nil))
+	register.DoFn1x1[message.DeadLetter, kafkaio.Record]((*storeDeadLetterFn)(nil))
+}
