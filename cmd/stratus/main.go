@@ -42,6 +42,7 @@ func commands() map[string]command {
 		"classify": {"classify PNG files or folders of them offline; one JSON line per picture", runClassify},
 		"train":    {"train the CNN on MNIST with gorgonia and write a model file", runTrain},
 		"models":   {"inspect and evaluate model files (show, eval)", runModels},
+		"stream":   {"run the streaming pipeline (Kafka → Beam → CNN → CouchDB + replies)", runStream},
 	}
 }
 

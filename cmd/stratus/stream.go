@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/stratusml/stratus/internal/flagenv"
+	"github.com/stratusml/stratus/pipelines/stream"
+	"github.com/stratusml/stratus/runners"
+	"github.com/stratusml/stratus/store"
+	_ "github.com/stratusml/stratus/store/couchdb" // the couchdb:// and http(s):// store backend
+	"github.com/stratusml/stratus/transforms/kafkaio"
+)
+
+func runStream(ctx context.Context, env *environment, args []string) error {
+	fs := flag.NewFlagSet("stream", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	brokers := fs.String("kafka", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
+	couch := fs.String("couchdb", "", "CouchDB URL, credentials allowed: http://user:pass@host:5984 (required)")
+	prefix := fs.String("db-prefix", "", "prefix of the database names (several deployments on one CouchDB)")
+	runner := fs.String("runner", "prism", "Beam runner: prism (in process), flink or spark (portable job server at --endpoint)")
+	endpoint := fs.String("endpoint", "", "job server host:port for --runner flink|spark")
+	envType := fs.String("environment-type", "loopback", "SDK worker environment for portable runners: loopback, process or docker")
+	modelPath := fs.String("model", "", "model file (default: the model shipped in the binary)")
+	group := fs.String("group", "stratus-stream", "Kafka consumer group (the pipeline resumes from its committed offsets)")
+	startFrom := fs.String("start-from", "latest", "where partitions without a committed offset start: latest or earliest")
+	batch := fs.Int("batch-size", 64, "largest inference batch")
+	batchWait := fs.Duration("batch-wait", 5*time.Millisecond, "longest an event waits for its inference batch to fill")
+	fs.Usage = flagenv.Usage(fs, "stratus stream --couchdb URL [flags]",
+		"Runs the streaming pipeline: canvas events from Kafka (stratus.canvas) are\ndecoded, validated, preprocessed and recognised in batches; each sample is\nupserted into CouchDB and its Prediction written to stratus.predictions; bad\nevents go to stratus.deadletter. Runs until Ctrl-C, then stops the job cleanly.")
+	if err := flagenv.Parse(fs, args, env.getenv); err != nil {
+		return usageErr(err)
+	}
+	if *couch == "" {
+		return fmt.Errorf("%w: --couchdb (or STRATUS_COUCHDB) is required", errUsage)
+	}
+	cfg := stream.Config{
+		Brokers: strings.Split(*brokers, ","), GroupID: *group, StartFrom: kafkaio.StartOffset(*startFrom),
+		StoreURL: *couch, StorePrefix: *prefix, ModelPath: *modelPath,
+		MaxBatchSize: *batch, MaxBatchWait: *batchWait,
+	}
+	p, s := beam.NewPipelineWithRoot()
+	if err := stream.Build(s, cfg); err != nil {
+		return err
+	}
+	job, err := runners.Start(ctx, p, runners.Options{Runner: *runner, Endpoint: *endpoint, EnvironmentType: *envType, JobName: "stratus-stream"})
+	if err != nil {
+		return err
+	}
+	defer job.Close()
+	env.log.Info("stream: running", "job", job.ID, "runner", *runner, "kafka", *brokers, "couchdb", store.RedactURL(*couch))
+	select {
+	case <-ctx.Done():
+		env.log.Info("stream: stopping")
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return job.Stop(stopCtx)
+	case <-job.Done():
+		return fmt.Errorf("stream: the job ended: %w", job.Wait(ctx))
+	}
+}
