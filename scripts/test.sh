@@ -36,5 +36,11 @@ set +a
 export STRATUS_INTEGRATION=1
 echo "   kafka at $STRATUS_KAFKA, couchdb at ${STRATUS_COUCHDB%%@*}…"
 
-echo "== tests"
-go test -race -tags integration -timeout 25m ./...
+echo "== unit tests and fuzz seeds (race detector on)"
+go test -race -timeout 20m ./...
+
+# Integration tests run without the race detector: Beam Go v2.77.0's SDK
+# harness has data races of its own at job cancellation (harness.go,
+# datamgr.go) that make -race runs of pipelines fail at random.
+echo "== integration tests on the real components"
+go test -tags integration -timeout 25m ./...

@@ -42,7 +42,7 @@ func TestFastPathMatchesGorgonia(t *testing.T) {
 	want := make([]float32, batch*model.Classes)
 	got := make([]float32, batch*model.Classes)
 	var maxDiff float64
-	mismatches := 0
+	mismatches, correct := 0, 0
 	for start := 0; start < test.Len(); start += batch {
 		for i := 0; i < batch; i++ {
 			fast.Normalize(test.Images[start+i][:], x[i*model.Pixels:(i+1)*model.Pixels])
@@ -56,6 +56,9 @@ func TestFastPathMatchesGorgonia(t *testing.T) {
 			if argmax(w) != argmax(g) {
 				mismatches++
 			}
+			if argmax(g) == int(test.Labels[start+i]) {
+				correct++
+			}
 			for k := range w {
 				maxDiff = math.Max(maxDiff, math.Abs(float64(w[k]-g[k])))
 			}
@@ -67,6 +70,16 @@ func TestFastPathMatchesGorgonia(t *testing.T) {
 	}
 	if maxDiff > 1e-4 {
 		t.Errorf("logits differ by up to %.3g, want ≤ 1e-4", maxDiff)
+	}
+	// The shipped model's accuracy, measured here, is what its file records
+	// and at least 99.4%.
+	acc := float64(correct) / float64(test.Len())
+	t.Logf("shipped model %s: MNIST test accuracy %.4f", m.ID, acc)
+	if acc < 0.994 {
+		t.Errorf("shipped model accuracy %.4f, want ≥ 0.994", acc)
+	}
+	if math.Abs(acc-m.Metrics.MNISTTestAccuracy) > 1e-9 {
+		t.Errorf("measured accuracy %.4f, the file records %.4f", acc, m.Metrics.MNISTTestAccuracy)
 	}
 }
 

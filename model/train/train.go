@@ -65,7 +65,7 @@ type Config struct {
 // Defaults returns the settings the shipped model was trained with.
 func Defaults() Config {
 	return Config{
-		Epochs: 30, BatchSize: 64, LearnRate: 2e-3, MinRate: 1e-5, Warmup: 300, Dropout: 0.25,
+		Epochs: 40, BatchSize: 64, LearnRate: 2e-3, MinRate: 1e-5, Warmup: 300, Dropout: 0.25,
 		Seed: 1, Augment: augment.Default(),
 	}
 }
