@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stratusml/stratus/model"
+	"github.com/stratusml/stratus/model/mnist"
 )
 
 // TestSmoke trains briefly on a slice of MNIST: the loss must fall and the
@@ -90,4 +91,43 @@ func TestRate(t *testing.T) {
 			t.Errorf("rate(%d/%d) = %g, want %g", tc.step, tc.total, got, tc.want)
 		}
 	}
+}
+
+// BenchmarkTrainStep measures training throughput (images/s): one optimiser
+// step of 64 augmented images through the data-parallel gorgonia graphs.
+func BenchmarkTrainStep(b *testing.B) {
+	cfg := Defaults()
+	cfg.fill()
+	set, err := mnistTrainSample(640)
+	if err != nil {
+		b.Fatal(err)
+	}
+	t, err := newTrainer(cfg, len(set))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer t.close()
+	idx := make([]int, cfg.BatchSize)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k := range idx {
+			idx[k] = (i*cfg.BatchSize + k) % len(set)
+		}
+		if _, err := t.step(set, idx, 1e-3); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*cfg.BatchSize)/b.Elapsed().Seconds(), "images/s")
+}
+
+func mnistTrainSample(n int) ([]Sample, error) {
+	set, err := mnist.Test("")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Sample, n)
+	for i := range out {
+		out[i] = Sample{Image: set.Images[i], Label: set.Labels[i]}
+	}
+	return out, nil
 }
