@@ -5,6 +5,7 @@ package stream
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"sort"
 	"strconv"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/model/mnist"
+	_ "github.com/stratusml/stratus/store/memstore"
 )
 
 // BenchmarkStreamLatency measures event → reply latency through the whole
@@ -35,6 +37,12 @@ func BenchmarkStreamLatency(b *testing.B) {
 
 func benchStream(b *testing.B, interval time.Duration) {
 	r := newRig(b, "bench")
+	if v := os.Getenv("STRATUS_BENCH_POLL"); v != "" {
+		r.cfg.PollTimeout, _ = time.ParseDuration(v)
+	}
+	if v := os.Getenv("STRATUS_BENCH_STORE"); v != "" {
+		r.cfg.StoreURL = v // e.g. mem://bench: the in-process store, to see what CouchDB costs
+	}
 	set, err := mnist.Test("")
 	if err != nil {
 		b.Fatal(err)
