@@ -88,3 +88,15 @@ func MNISTNormalization() Normalization { return Normalization{Mean: 0.1307, Std
 func (n Normalization) Apply(p uint8) float32 {
 	return (float32(p)/255 - n.Mean) / n.Std
 }
+
+// Argmax returns the index of the largest value of p (the first one on a
+// tie): the class a row of logits or probabilities answers.
+func Argmax(p []float32) int {
+	best := 0
+	for k, v := range p {
+		if v > p[best] {
+			best = k
+		}
+	}
+	return best
+}

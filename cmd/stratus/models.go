@@ -61,7 +61,7 @@ func runModels(ctx context.Context, env *environment, args []string) error {
 	took := time.Since(start)
 	correct := 0
 	for i, l := range test.Labels {
-		if argmax(logits[i*model.Classes:(i+1)*model.Classes]) == int(l) {
+		if model.Argmax(logits[i*model.Classes:(i+1)*model.Classes]) == int(l) {
 			correct++
 		}
 	}
@@ -89,14 +89,4 @@ func runModels(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintf(env.stdout, "recorded accuracy %.4f in %s\n", acc, *modelFlag)
 	}
 	return nil
-}
-
-func argmax(p []float32) int {
-	best := 0
-	for k, v := range p {
-		if v > p[best] {
-			best = k
-		}
-	}
-	return best
 }

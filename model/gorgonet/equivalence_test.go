@@ -53,10 +53,10 @@ func TestFastPathMatchesGorgonia(t *testing.T) {
 		fast.Logits(x, batch, got)
 		for i := 0; i < batch; i++ {
 			w, g := want[i*10:i*10+10], got[i*10:i*10+10]
-			if argmax(w) != argmax(g) {
+			if model.Argmax(w) != model.Argmax(g) {
 				mismatches++
 			}
-			if argmax(g) == int(test.Labels[start+i]) {
+			if model.Argmax(g) == int(test.Labels[start+i]) {
 				correct++
 			}
 			for k := range w {
@@ -81,14 +81,4 @@ func TestFastPathMatchesGorgonia(t *testing.T) {
 	if math.Abs(acc-m.Metrics.MNISTTestAccuracy) > 1e-9 {
 		t.Errorf("measured accuracy %.4f, the file records %.4f", acc, m.Metrics.MNISTTestAccuracy)
 	}
-}
-
-func argmax(p []float32) int {
-	best := 0
-	for k, v := range p {
-		if v > p[best] {
-			best = k
-		}
-	}
-	return best
 }

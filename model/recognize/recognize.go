@@ -126,7 +126,7 @@ func (r *Recognizer) Recognize(drawings [][]preprocess.Digit) []Result {
 		var sb strings.Builder
 		for k := range d {
 			p := probs[i*model.Classes : (i+1)*model.Classes : (i+1)*model.Classes]
-			best := argmax(p)
+			best := model.Argmax(p)
 			res.Candidates = append(res.Candidates, Candidate{Digit: best, Probabilities: p, Box: d[k].Box})
 			res.Confidence *= float64(p[best])
 			sb.WriteString(strconv.Itoa(best))
@@ -157,14 +157,4 @@ func (r *Recognizer) Strokes(strokes []preprocess.Stroke, width, height int, mod
 		return Result{}, err
 	}
 	return r.Recognize([][]preprocess.Digit{d})[0], nil
-}
-
-func argmax(p []float32) int {
-	best := 0
-	for k, v := range p {
-		if v > p[best] {
-			best = k
-		}
-	}
-	return best
 }
