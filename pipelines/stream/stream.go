@@ -48,7 +48,7 @@ type Config struct {
 	MaxBatchSize int
 	MaxBatchWait time.Duration
 	// PollTimeout is how long the Kafka read waits for a record before it
-	// checkpoints (kafkaio default when zero).
+	// checkpoints (default 10 ms).
 	PollTimeout time.Duration
 }
 
@@ -67,6 +67,10 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StartFrom == "" {
 		c.StartFrom = kafkaio.StartLatest
+	}
+	if c.PollTimeout == 0 {
+		// Measured: 10 ms instead of kafkaio's 100 ms halves event → reply p50.
+		c.PollTimeout = 10 * time.Millisecond
 	}
 	return c
 }
@@ -91,6 +95,11 @@ func Build(s beam.Scope, cfg Config) error {
 		MaxBatchSize: cfg.MaxBatchSize, MaxBatchWait: cfg.MaxBatchWait,
 	}, requests)
 	samples, replies := beam.ParDo2(s.Scope("Answer"), &answerFn{PredictionsTopic: cfg.PredictionsTopic}, responses)
+	// Replies get a Write of their own, fused with the steps before it (a
+	// Flatten with the dead letters would put them behind a stage boundary),
+	// that sends each reply as soon as it is made (FlushRecords 1) instead of
+	// at the end of the bundle, where it would wait for the CouchDB write.
+	kafkaio.Write(s.Scope("Replies"), kafkaio.WriteConfig{Brokers: cfg.Brokers, FlushRecords: 1}, replies)
 	_, storeFailures := couchio.Write(s, couchio.Config{URL: cfg.StoreURL, Prefix: cfg.StorePrefix, EnsureSchema: true}, samples)
 
 	dl := cfg.DeadLetterTopic
@@ -99,7 +108,7 @@ func Build(s beam.Scope, cfg Config) error {
 		beam.ParDo(s, &predictDeadLetterFn{Topic: dl}, failures),
 		beam.ParDo(s, &storeDeadLetterFn{Topic: dl}, storeFailures),
 	)
-	kafkaio.Write(s, kafkaio.WriteConfig{Brokers: cfg.Brokers}, beam.Flatten(s, replies, dead))
+	kafkaio.Write(s.Scope("DeadLetters"), kafkaio.WriteConfig{Brokers: cfg.Brokers}, dead)
 	return nil
 }
 

@@ -60,6 +60,7 @@ func benchStream(b *testing.B, interval time.Duration) {
 	defer rd2.Close()
 	var mu sync.Mutex
 	arrived := map[string]time.Time{}
+	stamps := map[string][2]time.Time{} // received_at, predicted_at of each answer
 	for _, reader := range []*kafka.Reader{rd, rd2} {
 		go func(reader *kafka.Reader) {
 			for {
@@ -73,6 +74,7 @@ func benchStream(b *testing.B, interval time.Duration) {
 					mu.Lock()
 					if _, dup := arrived[p.ID]; !dup {
 						arrived[p.ID] = now
+						stamps[p.ID] = [2]time.Time{p.ReceivedAt, p.PredictedAt}
 					}
 					mu.Unlock()
 				}
@@ -122,12 +124,15 @@ func benchStream(b *testing.B, interval time.Duration) {
 		return missing == 0, strconv.Itoa(missing) + " missing"
 	})
 	b.StopTimer()
-	var lat []float64
+	var lat, read, infer, write []float64
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	var last time.Time
 	mu.Lock()
 	for id, s := range sent {
 		a := arrived[id]
-		lat = append(lat, float64(a.Sub(s).Microseconds())/1000)
+		lat = append(lat, ms(a.Sub(s)))
+		st := stamps[id]
+		read, infer, write = append(read, ms(st[0].Sub(s))), append(infer, ms(st[1].Sub(st[0]))), append(write, ms(a.Sub(st[1])))
 		if a.After(last) {
 			last = a
 		}
@@ -139,4 +144,13 @@ func benchStream(b *testing.B, interval time.Duration) {
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(lat[len(lat)-1], "max-ms")
 	b.ReportMetric(float64(b.N)/last.Sub(start).Seconds(), "events/s")
+	// Where the time goes (medians): send → pipeline read (Kafka, scheduling),
+	// read → prediction (preprocess, batching, inference), prediction → reply seen.
+	for _, part := range []struct {
+		name string
+		v    []float64
+	}{{"read-p50-ms", read}, {"infer-p50-ms", infer}, {"write-p50-ms", write}} {
+		sort.Float64s(part.v)
+		b.ReportMetric(part.v[len(part.v)/2], part.name)
+	}
 }
