@@ -434,24 +434,33 @@ func (t *trainer) save(path string) error {
 }
 
 func (t *trainer) load(path string) error {
-	data, err := os.ReadFile(path)
+	st, m, err := readCheckpoint(path)
 	if err != nil {
-		return fmt.Errorf("train: read checkpoint: %w", err)
-	}
-	var st checkpoint
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&st); err != nil {
-		return fmt.Errorf("train: decode checkpoint %s: %w", path, err)
-	}
-	m, err := model.DecodeBytes(st.Model)
-	if err != nil {
-		return fmt.Errorf("train: checkpoint %s: %w", path, err)
+		return err
 	}
 	t.master, t.state = m, st
-	t.state.Model = nil
 	t.start = time.Now()
 	t.last = t.start
 	t.lastImg = st.ImagesSeen
 	return nil
+}
+
+// readCheckpoint decodes a checkpoint file and the model it holds.
+func readCheckpoint(path string) (checkpoint, *model.Model, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return checkpoint{}, nil, fmt.Errorf("train: read checkpoint: %w", err)
+	}
+	var st checkpoint
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&st); err != nil {
+		return checkpoint{}, nil, fmt.Errorf("train: decode checkpoint %s: %w", path, err)
+	}
+	m, err := model.DecodeBytes(st.Model)
+	if err != nil {
+		return checkpoint{}, nil, fmt.Errorf("train: checkpoint %s: %w", path, err)
+	}
+	st.Model = nil
+	return st, m, nil
 }
 
 // Evaluate returns the accuracy and mean cross-entropy of m on set, using the
@@ -506,17 +515,9 @@ func Evaluate(m *model.Model, set *mnist.Set) (acc, loss float64, err error) {
 // CheckpointModel returns the model held in a checkpoint file, with the
 // epochs completed so far recorded, so an interrupted run can still be used.
 func CheckpointModel(path string) (*model.Model, int, error) {
-	data, err := os.ReadFile(path)
+	st, m, err := readCheckpoint(path)
 	if err != nil {
-		return nil, 0, fmt.Errorf("train: read checkpoint: %w", err)
-	}
-	var st checkpoint
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&st); err != nil {
-		return nil, 0, fmt.Errorf("train: decode checkpoint %s: %w", path, err)
-	}
-	m, err := model.DecodeBytes(st.Model)
-	if err != nil {
-		return nil, 0, fmt.Errorf("train: checkpoint %s: %w", path, err)
+		return nil, 0, err
 	}
 	return m, st.Epoch, nil
 }

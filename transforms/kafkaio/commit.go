@@ -94,20 +94,7 @@ func (c *committer) loop() {
 		err := c.broker.commit(ctx, c.group, c.topic, batch)
 		cancel()
 
-		c.mu.Lock()
-		if err != nil {
-			// Put the batch back unless newer offsets arrived meanwhile.
-			for p, off := range batch {
-				if off > c.pending[p] && off > c.committed[p] {
-					c.pending[p] = off
-				}
-			}
-		} else {
-			for p, off := range batch {
-				c.committed[p] = max(c.committed[p], off)
-			}
-		}
-		c.mu.Unlock()
+		c.settle(batch, err)
 
 		if err != nil {
 			slog.Warn("kafkaio: committing offsets failed; retrying", "group", c.group, "topic", c.topic, "offsets", batch, "error", err)
@@ -137,20 +124,23 @@ func (c *committer) flush(ctx context.Context) error {
 		return nil
 	}
 	err := c.broker.commit(ctx, c.group, c.topic, batch)
+	c.settle(batch, err)
+	return err
+}
+
+// settle records the outcome of committing batch: on success the offsets
+// count as committed; on failure the batch is put back as pending, unless
+// newer offsets arrived meanwhile.
+func (c *committer) settle(batch map[int]int64, err error) {
 	c.mu.Lock()
-	if err != nil {
-		for p, off := range batch {
-			if off > c.pending[p] && off > c.committed[p] {
-				c.pending[p] = off
-			}
-		}
-	} else {
-		for p, off := range batch {
+	defer c.mu.Unlock()
+	for p, off := range batch {
+		if err == nil {
 			c.committed[p] = max(c.committed[p], off)
+		} else if off > c.pending[p] && off > c.committed[p] {
+			c.pending[p] = off
 		}
 	}
-	c.mu.Unlock()
-	return err
 }
 
 // lastCommitted returns a copy of the offsets committed so far.
