@@ -54,13 +54,13 @@ func benchStream(b *testing.B, interval time.Duration) {
 	defer job.Stop(context.Background())
 
 	// Warm up: one answered event (model loaded, partitions assigned).
-	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: r.brokers, Topic: r.cfg.PredictionsTopic, Partition: 0, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 5 * time.Millisecond})
+	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: r.brokers, Topic: r.cfg.PredictionsTopic, Partition: 0, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 500 * time.Millisecond})
 	defer rd.Close()
-	rd2 := kafka.NewReader(kafka.ReaderConfig{Brokers: r.brokers, Topic: r.cfg.PredictionsTopic, Partition: 1, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 5 * time.Millisecond})
+	rd2 := kafka.NewReader(kafka.ReaderConfig{Brokers: r.brokers, Topic: r.cfg.PredictionsTopic, Partition: 1, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 500 * time.Millisecond})
 	defer rd2.Close()
 	var mu sync.Mutex
 	arrived := map[string]time.Time{}
-	stamps := map[string][2]time.Time{} // received_at, predicted_at of each answer
+	stamps := map[string][3]time.Time{} // received_at, predicted_at, reply record time of each answer
 	for _, reader := range []*kafka.Reader{rd, rd2} {
 		go func(reader *kafka.Reader) {
 			for {
@@ -74,7 +74,7 @@ func benchStream(b *testing.B, interval time.Duration) {
 					mu.Lock()
 					if _, dup := arrived[p.ID]; !dup {
 						arrived[p.ID] = now
-						stamps[p.ID] = [2]time.Time{p.ReceivedAt, p.PredictedAt}
+						stamps[p.ID] = [3]time.Time{p.ReceivedAt, p.PredictedAt, m.Time}
 					}
 					mu.Unlock()
 				}
@@ -95,23 +95,44 @@ func benchStream(b *testing.B, interval time.Duration) {
 		return ok, "no answer yet"
 	})
 
+	// Events come from 16 sessions (keys), so they spread over the
+	// partitions as real traffic does; "max" sends from 8 producers at once.
 	sent := make(map[string]time.Time, b.N)
+	producers := 1
+	if interval == 0 {
+		producers = 8
+	}
+	var sendMu sync.Mutex
+	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
-	next := start
-	for i := 0; i < b.N; i++ {
-		// A fresh id per send, so each is a new event.
-		var ev message.CanvasEvent
-		_ = json.Unmarshal(events[i%len(events)], &ev)
-		ev.ID = ids[i%len(ids)] + "-" + strconv.Itoa(i)
-		raw, _ := json.Marshal(ev)
-		if interval > 0 {
-			time.Sleep(time.Until(next))
-			next = next.Add(interval)
-		}
-		sent[ev.ID] = time.Now()
-		r.produce(ctx, "bench", raw)
+	for w := 0; w < producers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			next := start
+			for i := w; i < b.N; i += producers {
+				// A fresh id per send, so each is a new event.
+				var ev message.CanvasEvent
+				_ = json.Unmarshal(events[i%len(events)], &ev)
+				ev.ID = ids[i%len(ids)] + "-" + strconv.Itoa(i)
+				raw, _ := json.Marshal(ev)
+				if interval > 0 {
+					time.Sleep(time.Until(next))
+					next = next.Add(interval)
+				}
+				sendMu.Lock()
+				sent[ev.ID] = time.Now()
+				sendMu.Unlock()
+				// Not r.produce: it calls Fatal, which must not run off the test goroutine.
+				if err := r.w.WriteMessages(ctx, kafka.Message{Key: []byte("bench-" + strconv.Itoa(i%16)), Value: raw}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}(w)
 	}
+	wg.Wait()
 	waitFor(b, 10*time.Minute, "every answer", func() (bool, string) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -124,7 +145,7 @@ func benchStream(b *testing.B, interval time.Duration) {
 		return missing == 0, strconv.Itoa(missing) + " missing"
 	})
 	b.StopTimer()
-	var lat, read, infer, write []float64
+	var lat, read, infer, produce, write []float64
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	var last time.Time
 	mu.Lock()
@@ -132,7 +153,8 @@ func benchStream(b *testing.B, interval time.Duration) {
 		a := arrived[id]
 		lat = append(lat, ms(a.Sub(s)))
 		st := stamps[id]
-		read, infer, write = append(read, ms(st[0].Sub(s))), append(infer, ms(st[1].Sub(st[0]))), append(write, ms(a.Sub(st[1])))
+		read, infer = append(read, ms(st[0].Sub(s))), append(infer, ms(st[1].Sub(st[0])))
+		produce, write = append(produce, ms(st[2].Sub(st[1]))), append(write, ms(a.Sub(st[2])))
 		if a.After(last) {
 			last = a
 		}
@@ -145,11 +167,12 @@ func benchStream(b *testing.B, interval time.Duration) {
 	b.ReportMetric(lat[len(lat)-1], "max-ms")
 	b.ReportMetric(float64(b.N)/last.Sub(start).Seconds(), "events/s")
 	// Where the time goes (medians): send → pipeline read (Kafka, scheduling),
-	// read → prediction (preprocess, batching, inference), prediction → reply seen.
+	// read → prediction (preprocess, batching, inference), prediction →
+	// reply produced (the reply record's timestamp), produced → reply seen.
 	for _, part := range []struct {
 		name string
 		v    []float64
-	}{{"read-p50-ms", read}, {"infer-p50-ms", infer}, {"write-p50-ms", write}} {
+	}{{"read-p50-ms", read}, {"infer-p50-ms", infer}, {"produce-p50-ms", produce}, {"write-p50-ms", write}} {
 		sort.Float64s(part.v)
 		b.ReportMetric(part.v[len(part.v)/2], part.name)
 	}
