@@ -62,6 +62,11 @@ type CanvasEvent struct {
 }
 
 // Prediction is the answer to a CanvasEvent; topic stratus.predictions, key = ReplyTo.
+//
+// An event the pipeline could not answer (it went to the dead-letter topic)
+// whose reply_to could be read is also answered, with an error reply: Error
+// and Stage set (as in its DeadLetter), no digits, so that the client that
+// waits learns why at once instead of timing out.
 type Prediction struct {
 	V           int                   `json:"v"`
 	ID          string                `json:"id"`
@@ -72,6 +77,38 @@ type Prediction struct {
 	Model       string                `json:"model"`
 	ReceivedAt  time.Time             `json:"received_at"`
 	PredictedAt time.Time             `json:"predicted_at"`
+	// Error and Stage are set on an error reply only.
+	Error string `json:"error,omitempty"`
+	Stage string `json:"stage,omitempty"`
+}
+
+// NewErrorReply is the error reply to event id of session: why it failed
+// and at which stage.
+func NewErrorReply(id, session, stage string, err error, at time.Time) Prediction {
+	return Prediction{V: Version, ID: id, Session: session, Error: err.Error(), Stage: stage, ReceivedAt: at.UTC(), PredictedAt: at.UTC()}
+}
+
+// Envelope is the part of an event a failed decode can still tell: enough
+// to answer its sender. ReadEnvelope reads it leniently from raw JSON.
+type Envelope struct {
+	ID      string `json:"id"`
+	Session string `json:"session"`
+	ReplyTo string `json:"reply_to"`
+}
+
+// ReadEnvelope reads what it can of an event's envelope; fields it cannot
+// read (bad JSON, wrong types, over MaxIDLen) stay empty.
+func ReadEnvelope(raw []byte) Envelope {
+	var e Envelope
+	if json.Unmarshal(raw, &e) != nil {
+		return Envelope{}
+	}
+	for _, f := range []*string{&e.ID, &e.Session, &e.ReplyTo} {
+		if len(*f) > MaxIDLen || !utf8.ValidString(*f) {
+			*f = ""
+		}
+	}
+	return e
 }
 
 // DeadLetter records an event the pipeline could not answer; topic stratus.deadletter.

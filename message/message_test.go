@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stratusml/stratus/model/preprocess"
 )
@@ -139,5 +140,58 @@ func FuzzDecodeCanvasEvent(f *testing.F) {
 		}
 		// A valid event must preprocess without panicking.
 		_, _ = ev.Digits(preprocess.DefaultLimits())
+	})
+}
+
+func TestReadEnvelope(t *testing.T) {
+	long := strings.Repeat("a", MaxIDLen+1)
+	for _, tc := range []struct {
+		name, raw string
+		want      Envelope
+	}{
+		{"whole", `{"id":"e1","session":"s","reply_to":"r","strokes":"junk"}`, Envelope{ID: "e1", Session: "s", ReplyTo: "r"}},
+		{"truncated", `{"id":"e1","reply_to":"r"`, Envelope{}},
+		{"wrong type", `{"id":7,"reply_to":"r"}`, Envelope{}},
+		{"too long", `{"id":"` + long + `","reply_to":"r"}`, Envelope{ReplyTo: "r"}},
+		{"not an object", `[1,2]`, Envelope{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ReadEnvelope([]byte(tc.raw)); got != tc.want {
+				t.Errorf("ReadEnvelope(%s) = %+v, want %+v", tc.raw, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestErrorReply(t *testing.T) {
+	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	p := NewErrorReply("e1", "s", StagePreprocess, errors.New("empty drawing"), at)
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Prediction
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Error != "empty drawing" || back.Stage != StagePreprocess || back.ID != "e1" || back.Digits != "" || back.V != Version {
+		t.Errorf("error reply round trip: %s", b)
+	}
+	ok, _ := json.Marshal(Prediction{ID: "e2", Digits: "7"})
+	if strings.Contains(string(ok), `"error"`) || strings.Contains(string(ok), `"stage"`) {
+		t.Errorf("a prediction carries error fields: %s", ok)
+	}
+}
+
+func FuzzReadEnvelope(f *testing.F) {
+	f.Add([]byte(`{"id":"e1","session":"s","reply_to":"r"}`))
+	f.Add([]byte(`{"id":"e1","reply_to":`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		e := ReadEnvelope(raw)
+		for _, s := range []string{e.ID, e.Session, e.ReplyTo} {
+			if len(s) > MaxIDLen || !utf8.ValidString(s) {
+				t.Fatalf("envelope field %q escapes the limits", s)
+			}
+		}
 	})
 }

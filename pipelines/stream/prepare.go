@@ -22,9 +22,20 @@ type envelope struct {
 	Input28    [][]byte            `json:"input28"`
 }
 
+// rejection is an event prepare refused: its dead letter (JSON) and, when
+// the event's envelope could be read, who to tell.
+type rejection struct {
+	DeadLetter []byte
+	ID         string
+	Session    string
+	ReplyTo    string
+	Stage      string
+	Error      string
+}
+
 // prepareFn decodes, validates and preprocesses raw canvas events into
-// inference requests; bad events become dead letters (JSON) naming the
-// stage that refused them.
+// inference requests; bad events become rejections naming the stage that
+// refused them.
 type prepareFn struct {
 	events, dead beam.Counter
 }
@@ -34,32 +45,34 @@ func (fn *prepareFn) Setup() {
 	fn.dead = beam.NewCounter("stratus.stream", "dead_letters")
 }
 
-func (fn *prepareFn) ProcessElement(ctx context.Context, ts beam.EventTime, rec kafkaio.Record, emit func(beam.EventTime, inference.Request), deadLetter func([]byte)) {
+func (fn *prepareFn) ProcessElement(ctx context.Context, ts beam.EventTime, rec kafkaio.Record, emit func(beam.EventTime, inference.Request), reject func(rejection)) {
 	fn.events.Inc(ctx, 1)
 	now := time.Now()
-	req, dl := prepare(rec.Value, now)
-	if dl != nil {
+	req, rej := prepare(rec.Value, now)
+	if rej != nil {
 		fn.dead.Inc(ctx, 1)
-		deadLetter(dl)
+		reject(*rej)
 		return
 	}
 	emit(ts, req)
 }
 
-// prepare turns one raw event into a request, or into a dead letter.
-func prepare(raw []byte, now time.Time) (inference.Request, []byte) {
+// prepare turns one raw event into a request, or into a rejection.
+func prepare(raw []byte, now time.Time) (inference.Request, *rejection) {
 	ev, err := message.DecodeCanvasEvent(raw, message.DecodeOptions{Envelope: true})
 	if err != nil {
-		stage, id := message.StageDecode, ""
+		stage := message.StageDecode
 		var se *message.StageError
 		if errors.As(err, &se) {
-			stage, id = se.Stage, se.ID
+			stage = se.Stage
 		}
-		return inference.Request{}, deadLetterJSON(id, stage, err, raw, now)
+		env := message.ReadEnvelope(raw)
+		return inference.Request{}, reject(env, stage, err, raw, now)
 	}
+	envOf := message.Envelope{ID: ev.ID, Session: ev.Session, ReplyTo: ev.ReplyTo}
 	digits, err := ev.Digits(preprocess.DefaultLimits())
 	if err != nil {
-		return inference.Request{}, deadLetterJSON(ev.ID, message.StagePreprocess, err, raw, now)
+		return inference.Request{}, reject(envOf, message.StagePreprocess, err, raw, now)
 	}
 	env := envelope{Event: ev, ReceivedAt: now.UTC(), Input28: make([][]byte, len(digits))}
 	for i := range digits {
@@ -67,13 +80,13 @@ func prepare(raw []byte, now time.Time) (inference.Request, []byte) {
 	}
 	payload, err := json.Marshal(env)
 	if err != nil {
-		return inference.Request{}, deadLetterJSON(ev.ID, message.StagePreprocess, err, raw, now)
+		return inference.Request{}, reject(envOf, message.StagePreprocess, err, raw, now)
 	}
 	return inference.Request{Key: ev.ID, Digits: digits, Payload: payload}, nil
 }
 
-// deadLetterJSON encodes a dead letter; encoding a plain struct cannot fail.
-func deadLetterJSON(id, stage string, err error, payload []byte, at time.Time) []byte {
-	b, _ := json.Marshal(message.NewDeadLetter(id, stage, err, payload, at))
-	return b
+// reject builds the rejection of an event; encoding a plain struct cannot fail.
+func reject(env message.Envelope, stage string, err error, payload []byte, at time.Time) *rejection {
+	b, _ := json.Marshal(message.NewDeadLetter(env.ID, stage, err, payload, at))
+	return &rejection{DeadLetter: b, ID: env.ID, Session: env.Session, ReplyTo: env.ReplyTo, Stage: stage, Error: err.Error()}
 }

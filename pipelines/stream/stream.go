@@ -9,6 +9,7 @@
 //	                                        │                          └→ Prediction (stratus.predictions)
 //	                                        └→ dead letters (decode, validate, preprocess, predict, store)
 //	                                                                     → stratus.deadletter
+//	                                           (+ an error reply to the sender, when known)
 package stream
 
 import (
@@ -16,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -103,9 +105,12 @@ func Build(s beam.Scope, cfg Config) error {
 	_, storeFailures := couchio.Write(s, couchio.Config{URL: cfg.StoreURL, Prefix: cfg.StorePrefix, EnsureSchema: true}, samples)
 
 	dl := cfg.DeadLetterTopic
+	// Dead letters, and error replies to the events whose sender is known
+	// (each record names its topic).
+	pt := cfg.PredictionsTopic
 	dead := beam.Flatten(s,
-		beam.ParDo(s, &eventDeadLetterFn{Topic: dl}, badEvents),
-		beam.ParDo(s, &predictDeadLetterFn{Topic: dl}, failures),
+		beam.ParDo(s, &eventDeadLetterFn{Topic: dl, PredictionsTopic: pt}, badEvents),
+		beam.ParDo(s, &predictDeadLetterFn{Topic: dl, PredictionsTopic: pt}, failures),
 		beam.ParDo(s, &storeDeadLetterFn{Topic: dl}, storeFailures),
 	)
 	kafkaio.Write(s.Scope("DeadLetters"), kafkaio.WriteConfig{Brokers: cfg.Brokers}, dead)
@@ -139,25 +144,35 @@ func (fn *answerFn) ProcessElement(ctx context.Context, ts beam.EventTime, r inf
 // The three dead-letter DoFns shape each kind of failure as a record for
 // the dead-letter topic, keyed by event id.
 
-// eventDeadLetterFn wraps a dead letter prepare already encoded (stages
-// decode, validate, preprocess).
-type eventDeadLetterFn struct{ Topic string }
+// eventDeadLetterFn writes the dead letter prepare encoded (stages decode,
+// validate, preprocess) and, when the event's sender is known, its error
+// reply.
+type eventDeadLetterFn struct{ Topic, PredictionsTopic string }
 
-func (fn *eventDeadLetterFn) ProcessElement(value []byte) kafkaio.Record {
-	var dl message.DeadLetter
-	_ = json.Unmarshal(value, &dl) // prepare wrote it; only the id is read
-	return kafkaio.Record{Topic: fn.Topic, Key: []byte(dl.ID), Value: value}
+func (fn *eventDeadLetterFn) ProcessElement(r rejection, emit func(kafkaio.Record)) {
+	emit(kafkaio.Record{Topic: fn.Topic, Key: []byte(r.ID), Value: r.DeadLetter})
+	if r.ReplyTo != "" && r.ID != "" {
+		reply := message.NewErrorReply(r.ID, r.Session, r.Stage, errors.New(r.Error), time.Now())
+		emit(kafkaio.Record{Topic: fn.PredictionsTopic, Key: []byte(r.ReplyTo), Value: mustJSON(reply)})
+	}
 }
 
-// predictDeadLetterFn records an inference failure (stage predict).
-type predictDeadLetterFn struct{ Topic string }
+// predictDeadLetterFn records an inference failure (stage predict) and
+// answers its sender with an error reply.
+type predictDeadLetterFn struct{ Topic, PredictionsTopic string }
 
-func (fn *predictDeadLetterFn) ProcessElement(f inference.Failure) kafkaio.Record {
+func (fn *predictDeadLetterFn) ProcessElement(f inference.Failure, emit func(kafkaio.Record)) {
 	var env envelope
 	_ = json.Unmarshal(f.Payload, &env) // our own payload; the raw event is best effort
 	raw, _ := json.Marshal(env.Event)
-	dl := message.NewDeadLetter(f.Key, message.StagePredict, errors.New(f.Error), raw, time.Now())
-	return kafkaio.Record{Topic: fn.Topic, Key: []byte(f.Key), Value: mustJSON(dl)}
+	now := time.Now()
+	cause := errors.New(f.Error)
+	dl := message.NewDeadLetter(f.Key, message.StagePredict, cause, raw, now)
+	emit(kafkaio.Record{Topic: fn.Topic, Key: []byte(f.Key), Value: mustJSON(dl)})
+	if env.Event.ReplyTo != "" {
+		reply := message.NewErrorReply(f.Key, env.Event.Session, message.StagePredict, cause, now)
+		emit(kafkaio.Record{Topic: fn.PredictionsTopic, Key: []byte(env.Event.ReplyTo), Value: mustJSON(reply)})
+	}
 }
 
 // storeDeadLetterFn records a sample the store refused (stage store).
@@ -176,13 +191,15 @@ func mustJSON(v any) []byte {
 }
 
 func init() {
-	register.DoFn5x0[context.Context, beam.EventTime, kafkaio.Record, func(beam.EventTime, inference.Request), func([]byte)]((*prepareFn)(nil))
+	beam.RegisterType(reflect.TypeOf((*rejection)(nil)).Elem())
+	register.DoFn5x0[context.Context, beam.EventTime, kafkaio.Record, func(beam.EventTime, inference.Request), func(rejection)]((*prepareFn)(nil))
 	register.Emitter2[beam.EventTime, inference.Request]()
-	register.Emitter1[[]byte]()
+	register.Emitter1[rejection]()
+	register.Emitter1[kafkaio.Record]()
 	register.DoFn5x1[context.Context, beam.EventTime, inference.Response, func(beam.EventTime, store.Sample), func(beam.EventTime, kafkaio.Record), error]((*answerFn)(nil))
 	register.Emitter2[beam.EventTime, store.Sample]()
 	register.Emitter2[beam.EventTime, kafkaio.Record]()
-	register.DoFn1x1[[]byte, kafkaio.Record]((*eventDeadLetterFn)(nil))
-	register.DoFn1x1[inference.Failure, kafkaio.Record]((*predictDeadLetterFn)(nil))
+	register.DoFn2x0[rejection, func(kafkaio.Record)]((*eventDeadLetterFn)(nil))
+	register.DoFn2x0[inference.Failure, func(kafkaio.Record)]((*predictDeadLetterFn)(nil))
 	register.DoFn1x1[message.DeadLetter, kafkaio.Record]((*storeDeadLetterFn)(nil))
 }

@@ -216,18 +216,38 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() (bool, stri
 	}
 }
 
-// answers decodes the predictions collected so far, by event id.
+// answers decodes the predictions collected so far, by event id, and
+// counts their messages; error replies are left out (see errorReplies).
 func answers(t testing.TB, c *collector) (map[string]message.Prediction, int) {
 	byID := map[string]message.Prediction{}
-	msgs := c.snapshot()
-	for _, m := range msgs {
+	n := 0
+	for _, m := range c.snapshot() {
 		var p message.Prediction
 		if err := json.Unmarshal(m.Value, &p); err != nil {
 			t.Fatalf("reply is not a Prediction: %v: %s", err, m.Value)
 		}
+		if p.Error != "" {
+			continue
+		}
 		byID[p.ID] = p
+		n++
 	}
-	return byID, len(msgs)
+	return byID, n
+}
+
+// errorReplies decodes the error replies collected so far, by event id.
+func errorReplies(t testing.TB, c *collector) map[string]message.Prediction {
+	byID := map[string]message.Prediction{}
+	for _, m := range c.snapshot() {
+		var p message.Prediction
+		if err := json.Unmarshal(m.Value, &p); err != nil {
+			t.Fatalf("reply is not a Prediction: %v: %s", err, m.Value)
+		}
+		if p.Error != "" {
+			byID[p.ID] = p
+		}
+	}
+	return byID
 }
 
 func TestStreamIntegration(t *testing.T) {
@@ -270,10 +290,13 @@ func TestStreamIntegration(t *testing.T) {
 			r.produce(ctx, "session", junk)
 		}
 	}
-	waitFor(t, 5*time.Minute, "500 answers and 50 dead letters", func() (bool, string) {
+	// Every bad event but the truncated JSON (1 in 5) names its sender: it
+	// gets an error reply too.
+	const errReplies = bad - bad/5
+	waitFor(t, 5*time.Minute, "500 answers, 50 dead letters and 40 error replies", func() (bool, string) {
 		got, _ := answers(t, replies)
-		d := len(dead.snapshot())
-		return len(got) >= good && d >= bad, fmt.Sprintf("%d answers, %d dead letters", len(got), d)
+		d, e := len(dead.snapshot()), len(errorReplies(t, replies))
+		return len(got) >= good && d >= bad && e >= errReplies, fmt.Sprintf("%d answers, %d dead letters, %d error replies", len(got), d, e)
 	})
 	got, n := answers(t, replies)
 	right := 0
@@ -297,8 +320,19 @@ func TestStreamIntegration(t *testing.T) {
 		t.Errorf("%d reply messages for %d events: duplicates without a restart", n, good)
 	}
 	for _, m := range replies.snapshot() {
-		if string(m.Key) != "frontend-it" {
-			t.Fatalf("reply keyed %q, want the event's reply_to", m.Key)
+		var p message.Prediction
+		_ = json.Unmarshal(m.Value, &p)
+		if want := map[bool]string{false: "frontend-it", true: "x"}[p.Error != ""]; string(m.Key) != want {
+			t.Fatalf("reply %s keyed %q, want the event's reply_to %q", p.ID, m.Key, want)
+		}
+	}
+	errs := errorReplies(t, replies)
+	if len(errs) != errReplies {
+		t.Errorf("%d error replies, want %d", len(errs), errReplies)
+	}
+	for id, p := range errs {
+		if !strings.HasPrefix(id, "bad") || p.Stage == "" || p.Digits != "" {
+			t.Errorf("odd error reply: %+v", p)
 		}
 	}
 	// Dead letters: exactly the 50 bad ids, each with a stage and a reason.
