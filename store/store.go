@@ -170,6 +170,9 @@ type Store interface {
 	IDRange(ctx context.Context, start, end string) (first, last string, err error)
 	// Count returns the number of samples.
 	Count(ctx context.Context) (int, error)
+	// Registry is the models database: registered models, the active
+	// one, re-scoring summaries (models.go).
+	Registry
 	// Close releases the backend's resources.
 	Close() error
 }

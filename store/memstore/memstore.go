@@ -35,10 +35,12 @@ func init() {
 
 var (
 	mu   sync.Mutex
-	dbs  = map[string]*db{}
+	dbs  = map[string]*space{}
 	nowf = time.Now
 )
 
+// db is one database: documents by id. Every write of a document goes
+// through put.
 type db struct {
 	mu     sync.RWMutex
 	docs   map[string][]byte
@@ -46,9 +48,26 @@ type db struct {
 	schema bool
 }
 
+// put stores doc as the document id (new or replacing); the caller holds
+// d.mu for writing.
+func (d *db) put(id string, doc []byte) {
+	if _, exists := d.docs[id]; !exists {
+		i, _ := slices.BinarySearch(d.ids, id)
+		d.ids = slices.Insert(d.ids, i, id)
+	}
+	d.docs[id] = doc
+}
+
+// space is what one name (and prefix) opens: the samples and the models
+// databases.
+type space struct {
+	samples, models *db
+}
+
 // Store is an open memstore.
 type Store struct {
-	d *db
+	d *db // samples
+	m *db // models (models.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -59,12 +78,12 @@ func Open(name, prefix string) *Store {
 	mu.Lock()
 	defer mu.Unlock()
 	key := prefix + "\x00" + name
-	d, ok := dbs[key]
+	sp, ok := dbs[key]
 	if !ok {
-		d = &db{docs: map[string][]byte{}}
-		dbs[key] = d
+		sp = &space{samples: &db{docs: map[string][]byte{}}, models: &db{docs: map[string][]byte{}}}
+		dbs[key] = sp
 	}
-	return &Store{d: d}
+	return &Store{d: sp.samples, m: sp.models}
 }
 
 // Drop forgets the store named name (with prefix).
@@ -76,9 +95,11 @@ func Drop(name, prefix string) {
 
 // EnsureSchema implements store.Store.
 func (s *Store) EnsureSchema(ctx context.Context) error {
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	s.d.schema = true
+	for _, d := range []*db{s.d, s.m} {
+		d.mu.Lock()
+		d.schema = true
+		d.mu.Unlock()
+	}
 	return ctx.Err()
 }
 
@@ -126,11 +147,7 @@ func (s *Store) UpsertSamples(ctx context.Context, samples []store.Sample) error
 		if exists && bytes.Equal(doc, raw) {
 			continue
 		}
-		s.d.docs[in.ID] = doc
-		if !exists {
-			i, _ := slices.BinarySearch(s.d.ids, in.ID)
-			s.d.ids = slices.Insert(s.d.ids, i, in.ID)
-		}
+		s.d.put(in.ID, doc)
 	}
 	if failed != nil {
 		return &store.UpsertError{Items: failed}
@@ -199,7 +216,7 @@ func (s *Store) SetLabel(ctx context.Context, id, label string, at time.Time) er
 	if err != nil {
 		return err
 	}
-	s.d.docs[id] = doc
+	s.d.put(id, doc)
 	return nil
 }
 

@@ -152,6 +152,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Concurrent", testConcurrent},
 		{"Replay500", testReplay500},
 	}
+	tests = append(tests, registryTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, st := open(t)
