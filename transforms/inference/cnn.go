@@ -2,44 +2,149 @@ package inference
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/stratusml/stratus/model"
 	"github.com/stratusml/stratus/model/preprocess"
 	"github.com/stratusml/stratus/model/recognize"
+	"github.com/stratusml/stratus/store"
+	_ "github.com/stratusml/stratus/store/couchdb" // http(s):// registries
 )
 
 // CNNHandlerName is the registered name of the Stratus CNN handler. Its
-// configuration is a model file path, or "" for the model shipped in the
-// binary.
+// configuration string is a CNNConfig (CNNConfig.String), or, as before,
+// a bare model file path ("" for the model shipped in the binary).
 const CNNHandlerName = "stratus-cnn"
 
-// CNNHandler loads a Stratus model file and runs it with model/recognize.
+// DefaultPollInterval is how often a handler that serves the registry's
+// active model checks which model is active.
+const DefaultPollInterval = 5 * time.Second
+
+// CNNConfig says which model the CNN handler serves.
+type CNNConfig struct {
+	// Model is a model file path, a model id (registered in the store, or
+	// the shipped model's), or "" for the store's active model, which the
+	// handler follows: it checks the registry every Poll and swaps to a
+	// newly activated model between two batches, without a restart. With no
+	// active model (an empty registry) or no store, "" serves the model
+	// shipped in the binary.
+	Model string `json:"model,omitempty"`
+	// StoreURL is the store holding the model registry (store.Open);
+	// StorePrefix prefixes its databases. Empty: no registry.
+	StoreURL    string `json:"store_url,omitempty"`
+	StorePrefix string `json:"store_prefix,omitempty"`
+	// PollMillis is the check interval of the active model in milliseconds
+	// (0: DefaultPollInterval; negative: never check again after loading).
+	PollMillis int64 `json:"poll_ms,omitempty"`
+}
+
+// String encodes c as a handler configuration (HandlerConfig).
+func (c CNNConfig) String() string {
+	b, _ := json.Marshal(c) // plain strings and a number always encode
+	return string(b)
+}
+
+// ParseCNNConfig reads a handler configuration: CNNConfig's JSON, or a bare
+// model file path (the older form).
+func ParseCNNConfig(s string) (CNNConfig, error) {
+	var c CNNConfig
+	if strings.HasPrefix(strings.TrimSpace(s), "{") {
+		if err := json.Unmarshal([]byte(s), &c); err != nil {
+			return CNNConfig{}, fmt.Errorf("inference: CNN handler config: %w", err)
+		}
+		return c, nil
+	}
+	c.Model = s
+	return c, nil
+}
+
+func (c CNNConfig) poll() time.Duration {
+	switch {
+	case c.PollMillis < 0:
+		return 0
+	case c.PollMillis == 0:
+		return DefaultPollInterval
+	}
+	return time.Duration(c.PollMillis) * time.Millisecond
+}
+
+// CNNHandler loads a Stratus model (a file, a registered model, or the
+// registry's active model) and runs it with model/recognize.
 type CNNHandler struct {
-	// Path is a model file; "" means the shipped model.
-	Path string
+	Config CNNConfig
 }
 
 // ShareKey implements ModelHandler.
-func (h CNNHandler) ShareKey() string { return CNNHandlerName + ":" + h.Path }
+func (h CNNHandler) ShareKey() string { return CNNHandlerName + ":" + h.Config.String() }
 
 // Load implements ModelHandler.
-func (h CNNHandler) Load(context.Context) (Model, error) {
-	var m *model.Model
-	var err error
-	if h.Path == "" {
-		m, err = model.Default()
-	} else {
-		m, err = model.Load(h.Path)
+func (h CNNHandler) Load(ctx context.Context) (Model, error) {
+	c := h.Config
+	if c.Model != "" {
+		m, err := resolveModel(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		r, err := recognize.New(m)
+		if err != nil {
+			return nil, err
+		}
+		return cnnModel{r}, nil
 	}
+	def, err := model.Default()
 	if err != nil {
 		return nil, err
 	}
-	r, err := recognize.New(m)
+	fallback, err := recognize.New(def)
 	if err != nil {
 		return nil, err
 	}
-	return cnnModel{r}, nil
+	if c.StoreURL == "" {
+		return cnnModel{fallback}, nil
+	}
+	st, err := store.Open(ctx, c.StoreURL, store.Options{Prefix: c.StorePrefix})
+	if err != nil {
+		return nil, fmt.Errorf("inference: model registry: %w", err)
+	}
+	am := &activeModel{st: st, poll: c.poll(), fallback: fallback, loaded: map[string]*recognize.Recognizer{def.ID: fallback}}
+	am.cur.Store(fallback)
+	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	am.refresh(cctx) // an unreachable registry is logged; the shipped model serves meanwhile
+	return am, nil
+}
+
+// resolveModel finds a model named by c.Model: a file, the shipped model's
+// id, or a registered model.
+func resolveModel(ctx context.Context, c CNNConfig) (*model.Model, error) {
+	if _, err := os.Stat(c.Model); err == nil {
+		return model.Load(c.Model)
+	}
+	def, err := model.Default()
+	if err == nil && def.ID == c.Model {
+		return def, nil
+	}
+	if c.StoreURL == "" {
+		return nil, fmt.Errorf("inference: model %q: no such file, not the shipped model (%s), and no model registry configured", c.Model, def.ID)
+	}
+	st, err := store.Open(ctx, c.StoreURL, store.Options{Prefix: c.StorePrefix})
+	if err != nil {
+		return nil, fmt.Errorf("inference: model registry: %w", err)
+	}
+	defer st.Close()
+	m, err := store.LoadModel(ctx, st, c.Model)
+	if err != nil {
+		return nil, fmt.Errorf("inference: model %q: no such file, and from the registry: %w", c.Model, err)
+	}
+	return m, nil
 }
 
 type cnnModel struct{ r *recognize.Recognizer }
@@ -47,14 +152,138 @@ type cnnModel struct{ r *recognize.Recognizer }
 func (c cnnModel) ID() string { return c.r.Model().ID }
 
 func (c cnnModel) Infer(_ context.Context, batch [][]preprocess.Digit) ([]recognize.Result, error) {
+	return infer(c.r, batch)
+}
+
+func infer(r *recognize.Recognizer, batch [][]preprocess.Digit) ([]recognize.Result, error) {
 	for i, d := range batch {
 		if len(d) == 0 {
 			return nil, fmt.Errorf("element %d has no digits", i)
 		}
 	}
-	return c.r.Recognize(batch), nil
+	return r.Recognize(batch), nil
+}
+
+// activeModel serves the registry's active model. Infer checks, at most
+// every poll, whether another model became active, loads it (once per
+// process and model id) and swaps it in atomically: a batch runs wholly on
+// one model, and every Result names it. The check runs in the background,
+// unless the last one is older than staleAfter polls (an idle pipeline):
+// then the batch waits for it (at most syncCheckTimeout), so that the first
+// drawing after an activation gets the new model.
+type activeModel struct {
+	st       store.Store
+	poll     time.Duration
+	fallback *recognize.Recognizer
+
+	cur      atomic.Pointer[recognize.Recognizer]
+	lastUnix atomic.Int64 // when the last check started (UnixNano)
+	checking sync.Mutex   // one check at a time
+
+	mu     sync.Mutex
+	loaded map[string]*recognize.Recognizer // by model id
+}
+
+const (
+	staleAfter       = 3
+	syncCheckTimeout = 2 * time.Second
+	checkTimeout     = 30 * time.Second
+)
+
+func (a *activeModel) ID() string { return a.cur.Load().Model().ID }
+
+func (a *activeModel) Infer(ctx context.Context, batch [][]preprocess.Digit) ([]recognize.Result, error) {
+	a.maybeRefresh(ctx)
+	return infer(a.cur.Load(), batch)
+}
+
+func (a *activeModel) maybeRefresh(ctx context.Context) {
+	if a.poll <= 0 {
+		return
+	}
+	since := time.Since(time.Unix(0, a.lastUnix.Load()))
+	if since < a.poll {
+		return
+	}
+	if since >= staleAfter*a.poll {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncCheckTimeout)
+		defer cancel()
+		a.refresh(cctx)
+		return
+	}
+	if !a.checking.TryLock() {
+		return
+	}
+	go func() {
+		defer a.checking.Unlock()
+		cctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+		defer cancel()
+		a.check(cctx)
+	}()
+}
+
+// refresh runs one check now (waiting for one in flight).
+func (a *activeModel) refresh(ctx context.Context) {
+	a.checking.Lock()
+	defer a.checking.Unlock()
+	a.check(ctx)
+}
+
+// check asks the registry for the active model and swaps to it; the caller
+// holds a.checking. Errors keep the current model.
+func (a *activeModel) check(ctx context.Context) {
+	a.lastUnix.Store(time.Now().UnixNano())
+	cur := a.cur.Load()
+	want := a.fallback
+	info, err := a.st.ActiveModel(ctx)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// An empty registry (or none active): the shipped model.
+	case err != nil:
+		slog.Warn("inference: cannot read the active model; keeping the current one", "model", cur.Model().ID, "err", err)
+		return
+	case info.ID == cur.Model().ID:
+		return
+	default:
+		r, err := a.load(ctx, info.ID)
+		if err != nil {
+			slog.Warn("inference: cannot load the newly active model; keeping the current one", "model", cur.Model().ID, "active", info.ID, "err", err)
+			return
+		}
+		want = r
+	}
+	if want != cur {
+		a.cur.Store(want)
+		slog.Info("inference: now serving model", "model", want.Model().ID, "was", cur.Model().ID)
+	}
+}
+
+func (a *activeModel) load(ctx context.Context, id string) (*recognize.Recognizer, error) {
+	a.mu.Lock()
+	r, ok := a.loaded[id]
+	a.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	m, err := store.LoadModel(ctx, a.st, id)
+	if err != nil {
+		return nil, err
+	}
+	if r, err = recognize.New(m); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	a.loaded[id] = r
+	a.mu.Unlock()
+	return r, nil
 }
 
 func init() {
-	RegisterHandler(CNNHandlerName, func(config string) (ModelHandler, error) { return CNNHandler{Path: config}, nil })
+	RegisterHandler(CNNHandlerName, func(config string) (ModelHandler, error) {
+		c, err := ParseCNNConfig(config)
+		if err != nil {
+			return nil, err
+		}
+		return CNNHandler{Config: c}, nil
+	})
 }

@@ -1,0 +1,189 @@
+package inference
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stratusml/stratus/model"
+	"github.com/stratusml/stratus/model/mnist"
+	"github.com/stratusml/stratus/model/preprocess"
+	"github.com/stratusml/stratus/store"
+	"github.com/stratusml/stratus/store/memstore"
+	"github.com/stratusml/stratus/store/storetest"
+)
+
+var memN atomic.Int64
+
+// registry returns an empty in-memory registry and its URL.
+func registry(t *testing.T) (store.Store, string) {
+	t.Helper()
+	name := fmt.Sprintf("inference%d", memN.Add(1))
+	t.Cleanup(func() { memstore.Drop(name, "") })
+	st := memstore.Open(name, "")
+	if err := st.EnsureSchema(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return st, "mem://" + name
+}
+
+func someDigits(t *testing.T, n int) [][]preprocess.Digit {
+	t.Helper()
+	test, err := mnist.Test("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([][]preprocess.Digit, n)
+	for i := range out {
+		out[i] = []preprocess.Digit{{Input: preprocess.Image28(test.Images[i])}}
+	}
+	return out
+}
+
+func TestParseCNNConfig(t *testing.T) {
+	for in, want := range map[string]CNNConfig{
+		"":             {},
+		"/m/x.stratus": {Model: "/m/x.stratus"},
+		CNNConfig{Model: "cnn2-v1-abc", StoreURL: "http://h:5984", StorePrefix: "p_", PollMillis: 250}.String(): {Model: "cnn2-v1-abc", StoreURL: "http://h:5984", StorePrefix: "p_", PollMillis: 250},
+	} {
+		got, err := ParseCNNConfig(in)
+		if err != nil || got != want {
+			t.Errorf("ParseCNNConfig(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	if _, err := ParseCNNConfig("{bad"); err == nil {
+		t.Error("bad JSON: want an error")
+	}
+}
+
+// TestCNNHandlerFollowsActiveModel: the handler serves the shipped model
+// while the registry is empty, then each newly activated model, swapping
+// between batches while batches run concurrently.
+func TestCNNHandlerFollowsActiveModel(t *testing.T) {
+	ctx := context.Background()
+	st, url := registry(t)
+	def, err := model.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := CNNHandler{Config: CNNConfig{StoreURL: url, PollMillis: 20}}
+	m, err := h.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.ID() != def.ID {
+		t.Fatalf("empty registry: serving %s, want the shipped %s", m.ID(), def.ID)
+	}
+	batch := someDigits(t, 8)
+	var ids []string
+	for _, f := range storetest.ModelFiles(t, 3)[1:] {
+		info, err := st.PutModel(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, info.ID)
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var bad atomic.Value
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				res, err := m.Infer(ctx, batch)
+				if err != nil {
+					bad.Store(err.Error())
+					return
+				}
+				for _, r := range res[1:] {
+					if r.Model != res[0].Model {
+						bad.Store("one batch, two models: " + r.Model + " " + res[0].Model)
+					}
+				}
+			}
+		}()
+	}
+	for _, id := range ids {
+		if err := st.ActivateModel(ctx, id, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			res, err := m.Infer(ctx, batch[:1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res[0].Model == id && m.ID() == id {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after activating %s, still serving %s", id, res[0].Model)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if v := bad.Load(); v != nil {
+		t.Fatal(v)
+	}
+}
+
+// TestCNNHandlerIdleSwap: after an idle spell longer than a few polls, the
+// first batch already gets the newly activated model.
+func TestCNNHandlerIdleSwap(t *testing.T) {
+	ctx := context.Background()
+	st, url := registry(t)
+	m, err := CNNHandler{Config: CNNConfig{StoreURL: url, PollMillis: 10}}.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.PutModel(ctx, storetest.ModelFiles(t, 2)[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ActivateModel(ctx, info.ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	res, err := m.Infer(ctx, someDigits(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Model != info.ID {
+		t.Fatalf("first batch after an idle spell: model %s, want %s", res[0].Model, info.ID)
+	}
+}
+
+// TestCNNHandlerModelByID: a model id loads that model from the registry
+// and pins it; the shipped model's id needs no registry.
+func TestCNNHandlerModelByID(t *testing.T) {
+	ctx := context.Background()
+	st, url := registry(t)
+	fs := storetest.ModelFiles(t, 3)
+	a, _ := st.PutModel(ctx, fs[1])
+	b, _ := st.PutModel(ctx, fs[2])
+	if err := st.ActivateModel(ctx, b.ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := CNNHandler{Config: CNNConfig{Model: a.ID, StoreURL: url, PollMillis: 1}}.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	res, err := m.Infer(ctx, someDigits(t, 2))
+	if err != nil || res[0].Model != a.ID {
+		t.Fatalf("pinned model %s answered as %v (%v)", a.ID, res, err)
+	}
+	def, _ := model.Default()
+	if m, err := (CNNHandler{Config: CNNConfig{Model: def.ID}}).Load(ctx); err != nil || m.ID() != def.ID {
+		t.Fatalf("shipped model by id: %v", err)
+	}
+	if _, err := (CNNHandler{Config: CNNConfig{Model: "cnn2-v1-000000000000", StoreURL: url}}).Load(ctx); err == nil {
+		t.Fatal("unknown model id: want an error")
+	}
+}
