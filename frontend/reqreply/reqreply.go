@@ -118,8 +118,8 @@ type Client struct {
 }
 
 // New connects: it resolves the reply partition(s) and their end offsets
-// and starts reading them. It fails when Kafka cannot be reached or the
-// topics do not exist before ctx ends.
+// and starts reading them, retrying until ctx ends. It fails when Kafka
+// cannot be reached or the topics do not exist by then.
 func New(ctx context.Context, cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
 	if len(cfg.Brokers) == 0 {
@@ -147,9 +147,20 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		Transport:    cfg.Transport,
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	if err := c.follow(ctx); err != nil {
-		c.Close()
-		return nil, err
+	// Retry until ctx ends: a broker that is starting, or topics created a
+	// moment ago, answer with errors for a while.
+	for {
+		err := c.follow(ctx)
+		if err == nil {
+			break
+		}
+		cfg.Logger.Info("reqreply: waiting for Kafka", "err", err)
+		select {
+		case <-ctx.Done():
+			c.Close()
+			return nil, fmt.Errorf("%w (gave up: %w)", err, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 	c.wg.Add(1)
 	go c.refresh()

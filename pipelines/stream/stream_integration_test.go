@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,42 +54,9 @@ func newRig(t testing.TB, name string) *rig {
 		StoreURL:         couch,
 		StorePrefix:      "it_" + strings.ReplaceAll(name, "-", "_") + "_" + suffix + "_",
 	}
-	conn, err := kafka.Dial("tcp", r.brokers[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctrl, err := conn.Controller()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := kafka.Dial("tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	if err := cc.CreateTopics(
-		kafka.TopicConfig{Topic: r.cfg.CanvasTopic, NumPartitions: 4, ReplicationFactor: 1},
-		kafka.TopicConfig{Topic: r.cfg.PredictionsTopic, NumPartitions: 2, ReplicationFactor: 1},
-		kafka.TopicConfig{Topic: r.cfg.DeadLetterTopic, NumPartitions: 1, ReplicationFactor: 1},
-	); err != nil {
-		t.Fatal(err)
-	}
-	// Wait until the new topics' partitions have leaders.
-	for _, topic := range []string{r.cfg.CanvasTopic, r.cfg.PredictionsTopic, r.cfg.DeadLetterTopic} {
-		waitFor(t, 30*time.Second, "topic "+topic, func() (bool, string) {
-			parts, err := conn.ReadPartitions(topic)
-			if err != nil {
-				return false, err.Error()
-			}
-			for _, p := range parts {
-				if p.Leader.Host == "" {
-					return false, "partition without a leader"
-				}
-			}
-			return len(parts) > 0, "no partitions"
-		})
-	}
+	testenv.CreateTopics(t, r.brokers[0], map[string]int{
+		r.cfg.CanvasTopic: 4, r.cfg.PredictionsTopic: 2, r.cfg.DeadLetterTopic: 1,
+	})
 	st, err := store.Open(context.Background(), couch, store.Options{Prefix: r.cfg.StorePrefix})
 	if err != nil {
 		t.Fatal(err)
@@ -120,19 +86,13 @@ func (r *rig) start(ctx context.Context) *runners.Job {
 // digitEvent encodes MNIST test digit i as a CanvasEvent carrying a PNG
 // (the digit scaled ×4, dark ink on white).
 func digitEvent(t testing.TB, set *mnist.Set, i int, replyTo string) (string, []byte) {
-	img := image.NewGray(image.Rect(0, 0, 112, 112))
-	for y := 0; y < 112; y++ {
-		for x := 0; x < 112; x++ {
-			img.Pix[y*112+x] = 255 - set.Images[i][(y/4)*28+x/4]
-		}
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
+	pic, err := set.PNG(i, 4)
+	if err != nil {
 		t.Fatal(err)
 	}
 	id := fmt.Sprintf("01JDTEST%018d", i)
 	ev := message.CanvasEvent{V: 1, ID: id, Session: "s" + strconv.Itoa(i%7), ReplyTo: replyTo, Mode: "digit",
-		Width: 112, Height: 112, ImagePNG: buf.Bytes(), SentAt: time.Now().UTC()}
+		Width: 112, Height: 112, ImagePNG: pic, SentAt: time.Now().UTC()}
 	b, err := json.Marshal(ev)
 	if err != nil {
 		t.Fatal(err)
