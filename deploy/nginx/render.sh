@@ -4,11 +4,11 @@
 #   render.sh --listen [ADDR:]PORT --prefix DIR --upstream HOST:PORT [--upstream HOST:PORT …]
 #             [--user USER [GROUP]] [--balance least_conn|round_robin]
 #             [--max-fails N] [--fail-timeout DURATION] [--worker-processes N|auto]
-#             [--error-log PATH|stderr] [--access-log PATH|off] [--template FILE]
+#             [--error-log PATH|stderr] [--access-log PATH|off] [--pid PATH] [--template FILE]
 #
 # POSIX sh and sed only: it runs in the nginx container image, on Ansible's
 # controller and in the local test launcher (run.sh). --prefix is where nginx
-# writes its pid and temp files (it must exist); logs default to files there.
+# writes its temp files and, by default, its pid and logs (it must exist).
 # --user is only for an nginx started as root (its workers drop to USER).
 set -eu
 
@@ -17,7 +17,7 @@ die() { echo "render.sh: $*" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 template=$here/nginx.conf.tmpl
 listen= prefix= user= balance=least_conn max_fails=3 fail_timeout=10s workers=auto
-error_log= access_log= upstreams=
+error_log= access_log= pid= upstreams=
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -33,6 +33,7 @@ while [ $# -gt 0 ]; do
     --worker-processes) workers=${2?}; shift 2 ;;
     --error-log) error_log=${2?}; shift 2 ;;
     --access-log) access_log=${2?}; shift 2 ;;
+    --pid) pid=${2?}; shift 2 ;;
     --template) template=${2?}; shift 2 ;;
     -h|--help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
@@ -59,6 +60,7 @@ case $max_fails in ''|*[!0-9]*) die "--max-fails wants a number" ;; esac
 prefix=${prefix%/}
 : "${error_log:=$prefix/error.log}"
 : "${access_log:=$prefix/access.log}"
+: "${pid:=$prefix/nginx.pid}"
 user_directive="# user: the one that started nginx"
 [ -z "$user" ] || user_directive="user $user;"
 
@@ -67,6 +69,7 @@ esc() { printf '%s' "$1" | sed -e 's/[|&\\]/\\&/g'; }
 
 sed -e "s|@USER@|$(esc "$user_directive")|" \
     -e "s|@WORKER_PROCESSES@|$(esc "$workers")|" \
+    -e "s|@PID@|$(esc "$pid")|" \
     -e "s|@PREFIX@|$(esc "$prefix")|g" \
     -e "s|@ERROR_LOG@|$(esc "$error_log")|" \
     -e "s|@ACCESS_LOG@|$(esc "$access_log")|" \
