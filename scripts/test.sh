@@ -36,6 +36,9 @@ set +a
 export STRATUS_INTEGRATION=1
 echo "   kafka at $STRATUS_KAFKA, couchdb at ${STRATUS_COUCHDB%%@*}…"
 
+echo "== deployment checks"
+deploy/check.sh
+
 echo "== unit tests and fuzz seeds (race detector on)"
 go test -race -timeout 20m ./...
 
