@@ -7,6 +7,12 @@
 // process shares the same data (with the same Options.Prefix), which lets
 // a Beam pipeline's workers running in-process (prism, LOOPBACK) see what
 // a test wrote. Data lives until the process ends or Drop.
+//
+// It also registers "file": file:///abs/dir or file:rel/dir (OpenDir) is
+// the same store kept on local disk, in a journal that is replayed when the
+// folder is opened again (journal.go): the embedded store of `stratus up`.
+// Opens of one folder in a process share the data; a second process is
+// refused while the first has it open.
 package memstore
 
 import (
@@ -15,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +38,33 @@ func init() {
 		}
 		return Open(u.Host+u.Path, opt.Prefix), nil
 	})
+	store.Register("file", func(_ context.Context, rawURL string, opt store.Options) (store.Store, error) {
+		dir, err := DirOfURL(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		return OpenDir(dir, opt.Prefix)
+	})
+}
+
+// DirOfURL returns the folder a file: URL names (file:///abs/dir, or
+// file:rel/dir relative to the working directory).
+func DirOfURL(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "file" {
+		return "", fmt.Errorf("%w: want a file:///path URL, got %q", store.ErrInvalid, rawURL)
+	}
+	dir := u.Path
+	if u.Opaque != "" {
+		dir = u.Opaque
+	}
+	if u.Host != "" && u.Host != "localhost" {
+		return "", fmt.Errorf("%w: file URL %q names host %q (use file:///path)", store.ErrInvalid, rawURL, u.Host)
+	}
+	if dir == "" {
+		return "", fmt.Errorf("%w: file URL %q has no path", store.ErrInvalid, rawURL)
+	}
+	return dir, nil
 }
 
 var (
@@ -42,32 +76,72 @@ var (
 // db is one database: documents by id. Every write of a document goes
 // through put.
 type db struct {
+	name   string // store.SamplesDB or store.ModelsDB
 	mu     sync.RWMutex
 	docs   map[string][]byte
 	ids    []string // sorted
+	bytes  int64    // of the documents
 	schema bool
+	j      *journal // nil: in memory only
 }
 
-// put stores doc as the document id (new or replacing); the caller holds
-// d.mu for writing.
-func (d *db) put(id string, doc []byte) {
-	if _, exists := d.docs[id]; !exists {
+func newDB(name string) *db { return &db{name: name, docs: map[string][]byte{}} }
+
+// put stores doc as the document id (new or replacing), in the journal
+// first when the store is on disk; the caller holds d.mu for writing.
+func (d *db) put(id string, doc []byte) error {
+	if d.j != nil {
+		if err := d.j.append(record{DB: d.name, ID: id, Doc: doc}); err != nil {
+			return err
+		}
+	}
+	d.putMem(id, doc)
+	return nil
+}
+
+// putMem is put without the journal (replay uses it).
+func (d *db) putMem(id string, doc []byte) {
+	if old, exists := d.docs[id]; exists {
+		d.bytes -= int64(len(old))
+	} else {
 		i, _ := slices.BinarySearch(d.ids, id)
 		d.ids = slices.Insert(d.ids, i, id)
 	}
 	d.docs[id] = doc
+	d.bytes += int64(len(doc))
 }
 
 // space is what one name (and prefix) opens: the samples and the models
 // databases.
 type space struct {
 	samples, models *db
+	key             string
+	j               *journal // on disk only
+	refs            int      // open Stores, on disk only
+}
+
+func newSpace(key string) *space {
+	return &space{samples: newDB(store.SamplesDB), models: newDB(store.ModelsDB), key: key}
+}
+
+func (sp *space) all() []*db { return []*db{sp.samples, sp.models} }
+
+func (sp *space) byName(name string) *db {
+	for _, d := range sp.all() {
+		if d.name == name {
+			return d
+		}
+	}
+	return nil
 }
 
 // Store is an open memstore.
 type Store struct {
-	d *db // samples
-	m *db // models (models.go)
+	d  *db // samples
+	m  *db // models (models.go)
+	sp *space
+
+	closeOnce sync.Once
 }
 
 var _ store.Store = (*Store)(nil)
@@ -80,10 +154,36 @@ func Open(name, prefix string) *Store {
 	key := prefix + "\x00" + name
 	sp, ok := dbs[key]
 	if !ok {
-		sp = &space{samples: &db{docs: map[string][]byte{}}, models: &db{docs: map[string][]byte{}}}
+		sp = newSpace(key)
 		dbs[key] = sp
 	}
-	return &Store{d: sp.samples, m: sp.models}
+	return &Store{d: sp.samples, m: sp.models, sp: sp}
+}
+
+// OpenDir opens the store kept in folder dir (with prefix), creating it
+// when new and replaying its journal otherwise. Close every Store it
+// returns: the last Close of a folder syncs and closes its journal.
+func OpenDir(dir, prefix string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: data folder %s: %w", dir, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	key := "file\x00" + prefix + "\x00" + abs
+	sp, ok := dbs[key]
+	if !ok {
+		sp = newSpace(key)
+		j, err := openJournal(abs, strings.ReplaceAll(prefix, "/", "_"), sp)
+		if err != nil {
+			return nil, err
+		}
+		sp.j = j
+		sp.samples.j, sp.models.j = j, j
+		dbs[key] = sp
+	}
+	sp.refs++
+	return &Store{d: sp.samples, m: sp.models, sp: sp}, nil
 }
 
 // Drop forgets the store named name (with prefix).
@@ -95,12 +195,24 @@ func Drop(name, prefix string) {
 
 // EnsureSchema implements store.Store.
 func (s *Store) EnsureSchema(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	for _, d := range []*db{s.d, s.m} {
 		d.mu.Lock()
-		d.schema = true
+		var err error
+		if !d.schema && d.j != nil {
+			err = d.j.append(record{DB: d.name, Schema: true})
+		}
+		if err == nil {
+			d.schema = true
+		}
 		d.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
-	return ctx.Err()
+	return nil
 }
 
 func (s *Store) check() error {
@@ -112,6 +224,13 @@ func (s *Store) check() error {
 
 // UpsertSamples implements store.Store.
 func (s *Store) UpsertSamples(ctx context.Context, samples []store.Sample) error {
+	if err := s.upsert(ctx, samples); err != nil {
+		return err
+	}
+	return s.maybeCompact()
+}
+
+func (s *Store) upsert(ctx context.Context, samples []store.Sample) error {
 	if err := ctx.Err(); err != nil {
 		return failAll(samples, err)
 	}
@@ -147,12 +266,34 @@ func (s *Store) UpsertSamples(ctx context.Context, samples []store.Sample) error
 		if exists && bytes.Equal(doc, raw) {
 			continue
 		}
-		s.d.put(in.ID, doc)
+		if err := s.d.put(in.ID, doc); err != nil {
+			failed = append(failed, store.ItemError{ID: in.ID, Err: err})
+		}
 	}
 	if failed != nil {
 		return &store.UpsertError{Items: failed}
 	}
 	return nil
+}
+
+// maybeCompact rewrites an on-disk store's journal when it has grown well
+// past the live documents. The caller holds no database lock.
+func (s *Store) maybeCompact() error {
+	j := s.sp.j
+	if j == nil {
+		return nil
+	}
+	j.mu.Lock()
+	size, slack := j.size, j.slack
+	j.mu.Unlock()
+	if size < slack {
+		return nil
+	}
+	for _, d := range s.sp.all() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+	}
+	return j.compact(s.sp)
 }
 
 func failAll(samples []store.Sample, err error) error {
@@ -216,8 +357,7 @@ func (s *Store) SetLabel(ctx context.Context, id, label string, at time.Time) er
 	if err != nil {
 		return err
 	}
-	s.d.put(id, doc)
-	return nil
+	return s.d.put(id, doc)
 }
 
 // ListSamples implements store.Store.
@@ -351,4 +491,23 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 }
 
 // Close implements store.Store; the data stays (see Drop).
-func (s *Store) Close() error { return nil }
+//
+// A Store of OpenDir releases its folder: the last one open syncs and
+// closes the journal, and the next OpenDir replays it.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		if s.sp.j == nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		s.sp.refs--
+		if s.sp.refs > 0 {
+			return
+		}
+		delete(dbs, s.sp.key)
+		err = s.sp.j.close()
+	})
+	return err
+}

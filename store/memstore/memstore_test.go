@@ -19,3 +19,15 @@ func TestContract(t *testing.T) {
 		return memstore.Open(name, "")
 	})
 }
+
+// TestContractOnDisk runs the store contract on the on-disk form.
+func TestContractOnDisk(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		st, err := memstore.OpenDir(t.TempDir(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}

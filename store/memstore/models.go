@@ -81,7 +81,9 @@ func (s *Store) PutModel(ctx context.Context, file []byte) (store.ModelInfo, err
 	if err != nil {
 		return store.ModelInfo{}, err
 	}
-	s.m.put(info.ID, doc)
+	if err := s.m.put(info.ID, doc); err != nil {
+		return store.ModelInfo{}, err
+	}
 	return info, nil
 }
 
@@ -199,8 +201,7 @@ func (s *Store) ActivateModel(ctx context.Context, id string, at time.Time) erro
 		if err != nil {
 			return err
 		}
-		s.m.put(mid, doc)
-		return nil
+		return s.m.put(mid, doc)
 	}
 	if err := set(id, true); err != nil {
 		return err
@@ -243,8 +244,7 @@ func (s *Store) PutRescore(ctx context.Context, sum store.RescoreSummary) error 
 	if err := s.checkModels(); err != nil {
 		return err
 	}
-	s.m.put(sum.ID, doc)
-	return nil
+	return s.m.put(sum.ID, doc)
 }
 
 // GetRescore implements store.Registry.
