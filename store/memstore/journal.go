@@ -35,8 +35,8 @@ import (
 // second process from opening the same folder.
 
 const (
-	journalName  = "store.journal"
-	syncEvery = 100 * time.Millisecond
+	journalName = "store.journal"
+	syncEvery   = 100 * time.Millisecond
 	// defaultSlack is how far the journal may outgrow twice the live data
 	// before it is compacted.
 	defaultSlack = 64 << 20
