@@ -23,7 +23,8 @@ fi
 
 echo "== starting real components (deploy/local/up.sh)"
 started_here=0
-if ! deploy/local/kafka.sh status >/dev/null 2>&1 || ! deploy/local/couchdb.sh status >/dev/null 2>&1; then
+if ! deploy/local/kafka.sh status >/dev/null 2>&1 || ! deploy/local/couchdb.sh status >/dev/null 2>&1 ||
+  ! deploy/local/flink.sh status >/dev/null 2>&1 || ! deploy/local/spark.sh status >/dev/null 2>&1; then
   started_here=1
 fi
 cleanup() { if [ "$started_here" = 1 ]; then deploy/local/down.sh >/dev/null 2>&1 || true; fi; }
