@@ -44,8 +44,15 @@ type Config struct {
 	StartFrom kafkaio.StartOffset
 	// StoreURL is the store's URL (CouchDB); StorePrefix prefixes its databases.
 	StoreURL, StorePrefix string
-	// ModelPath is a model file; "" serves the model shipped in the binary.
+	// ModelPath is a model file or a model id (registered in the store's
+	// models database, or the shipped model's); "" serves the registry's
+	// active model, and follows it: a newly activated model is picked up
+	// within ModelPoll, without a restart (the shipped model while none is
+	// active).
 	ModelPath string
+	// ModelPoll is how often the active model is checked (default
+	// inference.DefaultPollInterval).
+	ModelPoll time.Duration
 	// MaxBatchSize and MaxBatchWait bound inference batches.
 	MaxBatchSize int
 	MaxBatchWait time.Duration
@@ -93,7 +100,10 @@ func Build(s beam.Scope, cfg Config) error {
 	})
 	requests, badEvents := beam.ParDo2(s.Scope("Prepare"), &prepareFn{}, records)
 	responses, failures := inference.RunInference(s, inference.Config{
-		Handler: inference.CNNHandlerName, HandlerConfig: cfg.ModelPath,
+		Handler: inference.CNNHandlerName,
+		HandlerConfig: inference.CNNConfig{
+			Model: cfg.ModelPath, StoreURL: cfg.StoreURL, StorePrefix: cfg.StorePrefix, PollMillis: cfg.ModelPoll.Milliseconds(),
+		}.String(),
 		MaxBatchSize: cfg.MaxBatchSize, MaxBatchWait: cfg.MaxBatchWait,
 	}, requests)
 	samples, replies := beam.ParDo2(s.Scope("Answer"), &answerFn{PredictionsTopic: cfg.PredictionsTopic}, responses)
