@@ -99,6 +99,12 @@ func (b *kafkaBroker) committed(ctx context.Context, group, topic string, parts 
 		if err != nil {
 			return err
 		}
+		if errors.Is(res.Error, kafka.GroupIdNotFound) {
+			// A group that never committed: Kafka answers with no offsets,
+			// some Kafka-protocol brokers (kfake) with this error.
+			clear(out)
+			return nil
+		}
 		if res.Error != nil {
 			return res.Error
 		}
