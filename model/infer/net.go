@@ -92,7 +92,7 @@ func (n *Net) Logits(x []float32, count int, out []float32) {
 func (n *Net) Probabilities(x []float32, count int, out []float32) {
 	n.Logits(x, count, out)
 	for i := range count {
-		softmax(out[i*model.Classes : (i+1)*model.Classes])
+		Softmax(out[i*model.Classes : (i+1)*model.Classes])
 	}
 }
 
@@ -108,8 +108,9 @@ func (n *Net) Normalize(pix []uint8, dst []float32) {
 	}
 }
 
-// softmax replaces v by exp(v)/Σexp(v), computed stably in float64.
-func softmax(v []float32) {
+// Softmax turns one image's logits v into its class probabilities, in
+// place, as Probabilities does: exp(v)/Σexp(v), computed stably in float64.
+func Softmax(v []float32) {
 	hi := v[0]
 	for _, x := range v[1:] {
 		hi = max(hi, x)
