@@ -27,10 +27,27 @@ const (
 )
 
 // FromImage turns a picture of any size (at most DefaultLimits().MaxSide on
-// each side) into network inputs, one per digit, left to right. For now the
-// whole picture is one digit (see ImageDigit). It returns ErrEmpty when
-// nothing stands out from the paper and ErrTooLarge for a picture above the
-// limits.
+// each side) into network inputs, one per digit, left to right.
+//
+// The ink (found as in ImageDigit) is split into connected pieces, on a
+// grid of at most 1024 cells a side: the cores of the strokes connected
+// through strong ink, with fainter ink (anti-aliasing, a faint bridge)
+// going to the core it reaches first. Pieces are grouped into digits as
+// strokes are by FromStrokes: pieces that overlap horizontally are one
+// digit (a 5's broken-off hat, a 4's bar, the loops of a broken 8), unless
+// both are digit-sized and one leans on the other's edge; pieces shorter
+// than a digit join one near them (the dots of a broken stroke); dust and
+// specks far from every digit are dropped. A piece too wide for one digit
+// is cut where digits may touch, along the cheapest path from its top to
+// its bottom (dynamic programming over the ink it crosses, following the
+// slant). Where grouping or cutting is unsure, the pieces are one Digit
+// whose Runs offer the other readings, for the classifier to decide (see
+// Digit.Runs). Each digit, with the ink of the others cleared, is
+// normalised as by ImageDigit, and its Box is the bounding box of its ink
+// pixels. A picture that is one digit gives exactly ImageDigit's result.
+//
+// It returns ErrEmpty when nothing stands out from the paper and
+// ErrTooLarge for a picture above the limits.
 func FromImage(img image.Image) ([]Digit, error) {
 	return fromImage(img, DefaultLimits().MaxSide)
 }
@@ -45,7 +62,15 @@ func FromPNG(data []byte, lim Limits) ([]Digit, error) {
 }
 
 func fromImage(img image.Image, maxSide int) ([]Digit, error) {
-	d, err := imageDigit(img, maxSide)
+	pl, origin, err := pictureInk(img, maxSide)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := segmentPlane(pl, origin)
+	if err != nil || ds != nil {
+		return ds, err
+	}
+	d, err := planeDigit(pl, origin)
 	if err != nil {
 		return nil, err
 	}
@@ -82,21 +107,39 @@ func ImageDigit(img image.Image) (Digit, error) {
 }
 
 func imageDigit(img image.Image, maxSide int) (Digit, error) {
+	pl, origin, err := pictureInk(img, maxSide)
+	if err != nil {
+		return Digit{}, err
+	}
+	return planeDigit(pl, origin)
+}
+
+// pictureInk checks the picture's size against maxSide and extracts its
+// ink (step 1 of ImageDigit); origin is the picture coordinate of the
+// plane's pixel (0, 0).
+func pictureInk(img image.Image, maxSide int) (pl *inkPlane, origin image.Point, err error) {
 	if img == nil {
-		return Digit{}, fmt.Errorf("%w: no picture", ErrInvalid)
+		return nil, origin, fmt.Errorf("%w: no picture", ErrInvalid)
 	}
 	bounds := img.Bounds()
 	W, H := bounds.Dx(), bounds.Dy()
 	if W < 1 || H < 1 {
-		return Digit{}, fmt.Errorf("%w: the picture is %d×%d pixels", ErrEmpty, W, H)
+		return nil, origin, fmt.Errorf("%w: the picture is %d×%d pixels", ErrEmpty, W, H)
 	}
 	if W > maxSide || H > maxSide {
-		return Digit{}, fmt.Errorf("%w: the picture is %d×%d pixels, the limit is %d×%d", ErrTooLarge, W, H, maxSide, maxSide)
+		return nil, origin, fmt.Errorf("%w: the picture is %d×%d pixels, the limit is %d×%d", ErrTooLarge, W, H, maxSide, maxSide)
 	}
-	pl, err := extractInk(img)
+	pl, err = extractInk(img)
 	if err != nil {
-		return Digit{}, err
+		return nil, origin, err
 	}
+	return pl, bounds.Min, nil
+}
+
+// planeDigit normalises the ink of pl as one digit (steps 2–4 of
+// ImageDigit). origin is the picture coordinate of the plane's pixel (0, 0),
+// for the Box.
+func planeDigit(pl *inkPlane, origin image.Point) (Digit, error) {
 	const rho = PenWidth / BoxSide
 	bx := pl.box
 	mid, grid := pl.intermediate(bx)
@@ -174,7 +217,7 @@ func imageDigit(img image.Image, maxSide int) (Digit, error) {
 		return Digit{}, fmt.Errorf("%w: nothing in the picture stands out from the paper", ErrEmpty)
 	}
 	return Digit{Input: out, Box: Box{
-		X: float64(bounds.Min.X + bx.x0), Y: float64(bounds.Min.Y + bx.y0),
+		X: float64(origin.X + bx.x0), Y: float64(origin.Y + bx.y0),
 		W: float64(bw), H: float64(bh),
 	}}, nil
 }

@@ -23,9 +23,11 @@
 // drawing without ink fails with ErrEmpty. Callers map all three to a client
 // error (HTTP 400, a dead letter).
 //
-// The functions return a slice of digits so that multi-digit segmentation
-// can be added without changing callers; for now the whole drawing is one
-// digit. All functions are safe for concurrent use.
+// StrokesDigit and ImageDigit read a whole drawing as one digit (the digit
+// mode); FromStrokes, FromImage and FromPNG split it into digits, left to
+// right (the number mode), and give a drawing of one digit the same input
+// as the single-digit functions. All functions are safe for concurrent
+// use.
 package preprocess
 
 import (
@@ -89,6 +91,41 @@ type Box struct {
 type Digit struct {
 	Input Image28 `json:"input"`
 	Box   Box     `json:"box"`
+	// Runs, when not empty, are other readings of the digit's ink, for
+	// ink that segmentation could not tell to be one digit or several: it
+	// is made of pieces, left to right (strokes or pieces of ink that may
+	// be digits of their own, and parts of one piece of ink cut where
+	// digits may touch). Each Run is consecutive pieces normalised as one
+	// digit, for every run but the one of all the pieces (the digit
+	// itself) and those too wide for a digit. The reader picks the
+	// partition of the pieces into runs that reads best (see
+	// model/recognize). Nil for most digits, and always in digit mode.
+	Runs []Run `json:"runs,omitempty"`
+	// SplitOdds are, for each boundary between consecutive pieces (one
+	// fewer than the pieces; nil without Runs), the log-odds from the
+	// drawing's geometry that one digit ends there: even between pieces
+	// that are apart in the drawing, low where one piece of ink was cut,
+	// the lower the more strokes the cut crosses.
+	SplitOdds []float64 `json:"split_odds,omitempty"`
+}
+
+// Run is pieces First to Last (0-based, inclusive) of a Digit's ink read as
+// one digit: its network input and its box.
+type Run struct {
+	First int     `json:"first"`
+	Last  int     `json:"last"`
+	Input Image28 `json:"input"`
+	Box   Box     `json:"box"`
+}
+
+// Pieces returns how many pieces the digit's Runs cut it into (1 without
+// Runs).
+func (d *Digit) Pieces() int {
+	n := 1
+	for _, r := range d.Runs {
+		n = max(n, r.Last+1)
+	}
+	return n
 }
 
 // Point is one pointer sample: canvas coordinates in CSS pixels (x to the

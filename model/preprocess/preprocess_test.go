@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/draw"
 	"math"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -799,11 +800,11 @@ func TestConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for range 5 {
 				s, err := FromStrokes(strokes, 280, 280)
-				if err != nil || s[0] != wantS[0] {
+				if err != nil || !reflect.DeepEqual(s, wantS) {
 					t.Error("FromStrokes differs when run concurrently")
 				}
 				i, err := FromPNG(data, DefaultLimits())
-				if err != nil || i[0] != wantI[0] {
+				if err != nil || !reflect.DeepEqual(i, wantI) {
 					t.Error("FromPNG differs when run concurrently")
 				}
 			}

@@ -22,18 +22,28 @@ const minStep = 0.3
 
 // FromStrokes validates strokes drawn on a width×height canvas against
 // DefaultLimits and turns them into network inputs, one per digit, left to
-// right. For now the whole drawing is one digit (see StrokesDigit). Errors
-// wrap ErrTooLarge or ErrInvalid for input beyond the limits, and ErrEmpty
-// when there is no point at all.
+// right.
+//
+// Strokes are grouped into digits by their horizontal overlaps and gaps:
+// strokes that overlap by half the narrower one's width are one digit (a 4
+// or a 7 drawn in two strokes, a 5's hat), unless both are tall enough to
+// be digits and one leans on the edge of the other (digits that touch); a
+// short stroke that overlaps nothing joins the nearest digit close to it;
+// a tap far from every digit is dropped. Where that is unsure (strokes
+// overlapping by a quarter of the narrower one, or nearly touching), the
+// strokes are one Digit whose Runs offer the other readings, and the
+// classifier decides (see Digit.Runs). Each digit is rendered by
+// StrokesDigit from its own strokes, and its Box is the bounding box of
+// its samples. A drawing that is one digit gives exactly StrokesDigit's
+// result.
+//
+// Errors wrap ErrTooLarge or ErrInvalid for input beyond the limits, and
+// ErrEmpty when there is no point at all.
 func FromStrokes(strokes []Stroke, width, height int) ([]Digit, error) {
 	if err := ValidateStrokes(strokes, width, height, DefaultLimits()); err != nil {
 		return nil, err
 	}
-	d, err := StrokesDigit(strokes, width, height)
-	if err != nil {
-		return nil, err
-	}
-	return []Digit{d}, nil
+	return strokeDigits(strokes, width, height)
 }
 
 // StrokesDigit renders strokes, drawn on a width×height canvas, as one digit.
