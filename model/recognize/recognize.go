@@ -7,6 +7,8 @@ package recognize
 import (
 	"fmt"
 	"image"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,6 +56,11 @@ type Result struct {
 	Confidence float64 `json:"confidence"`
 	// Model is the id of the model that answered.
 	Model string `json:"model"`
+	// Inputs are the network inputs of the candidates, in their order. In
+	// number mode a digit of the request may be read as several (see
+	// preprocess.Digit.Runs): store these, not the request's inputs, with
+	// the candidates.
+	Inputs []preprocess.Image28 `json:"-"`
 }
 
 // Recognizer classifies drawings with one model. It is safe for concurrent
@@ -101,36 +108,93 @@ func StrokeDigits(strokes []preprocess.Stroke, width, height int, mode Mode) ([]
 }
 
 // Recognize answers a batch of preprocessed drawings (each a slice of digits
-// left to right) with one forward pass over all their digits.
+// left to right) with one forward pass over all their digits, and over the
+// other readings (Runs) of the digits that have some.
+//
+// A digit with Runs (number mode, where segmentation was unsure whether ink
+// is one digit or several) is read as the partition of its pieces into
+// runs with the best score: for each run, the log-probability of its class
+// plus a tenth of its largest logit (inputs that look like digits get
+// larger logits than pieces of digits or digits squeezed together, however
+// sure the softmax is), less a penalty for a run much shorter than the
+// drawing's tallest digit; and for each boundary between runs, the digit's
+// SplitOdds (the geometry's say). Each run read is one candidate,
+// with its box. Digits without Runs (all of them in digit mode) are read
+// as they are.
 func (r *Recognizer) Recognize(drawings [][]preprocess.Digit) []Result {
 	total := 0
 	for _, d := range drawings {
-		total += len(d)
+		for k := range d {
+			total += 1 + len(d[k].Runs)
+		}
 	}
 	x := make([]float32, total*model.Pixels)
 	i := 0
+	input := func(im *preprocess.Image28) {
+		r.net.Normalize(im[:], x[i*model.Pixels:(i+1)*model.Pixels])
+		i++
+	}
 	for _, d := range drawings {
 		for k := range d {
-			r.net.Normalize(d[k].Input[:], x[i*model.Pixels:(i+1)*model.Pixels])
-			i++
+			input(&d[k].Input)
+			for j := range d[k].Runs {
+				input(&d[k].Runs[j].Input)
+			}
 		}
 	}
 	probs := make([]float32, total*model.Classes)
-	if total > 0 {
-		r.net.Probabilities(x, total, probs)
+	r.net.Logits(x, total, probs)
+	// The logits of the readings are kept to weigh them.
+	var logits []float32
+	for _, d := range drawings {
+		for k := range d {
+			if len(d[k].Runs) > 0 {
+				logits = append([]float32(nil), probs...)
+				break
+			}
+		}
+		if logits != nil {
+			break
+		}
+	}
+	for i := range total {
+		infer.Softmax(probs[i*model.Classes : (i+1)*model.Classes])
+	}
+	prob := func(i int) []float32 {
+		return probs[i*model.Classes : (i+1)*model.Classes : (i+1)*model.Classes]
+	}
+	logit := func(i int) []float32 {
+		return logits[i*model.Classes : (i+1)*model.Classes : (i+1)*model.Classes]
 	}
 	out := make([]Result, len(drawings))
 	i = 0
 	for j, d := range drawings {
 		res := Result{Model: r.m.ID, Confidence: 1, Candidates: make([]Candidate, 0, len(d))}
 		var sb strings.Builder
-		for k := range d {
-			p := probs[i*model.Classes : (i+1)*model.Classes : (i+1)*model.Classes]
+		add := func(p []float32, box preprocess.Box, in *preprocess.Image28) {
 			best := model.Argmax(p)
-			res.Candidates = append(res.Candidates, Candidate{Digit: best, Probabilities: p, Box: d[k].Box})
+			res.Candidates = append(res.Candidates, Candidate{Digit: best, Probabilities: p, Box: box})
+			res.Inputs = append(res.Inputs, *in)
 			res.Confidence *= float64(p[best])
 			sb.WriteString(strconv.Itoa(best))
-			i++
+		}
+		line := lineHeight(d)
+		for k := range d {
+			dk := &d[k]
+			if len(dk.Runs) == 0 {
+				add(prob(i), dk.Box, &dk.Input)
+				i++
+				continue
+			}
+			for _, ri := range bestReading(dk, i, logit, line) {
+				if ri < 0 {
+					add(prob(i), dk.Box, &dk.Input)
+				} else {
+					run := &dk.Runs[ri]
+					add(prob(i+1+ri), run.Box, &run.Input)
+				}
+			}
+			i += 1 + len(dk.Runs)
 		}
 		if len(d) == 0 {
 			res.Confidence = 0
@@ -139,6 +203,100 @@ func (r *Recognizer) Recognize(drawings [][]preprocess.Digit) []Result {
 		out[j] = res
 	}
 	return out
+}
+
+// bestReading returns the runs of d, left to right, that read its pieces
+// best (dynamic programming over the pieces): indices into d.Runs, -1 for
+// the whole digit. logit(first+i) are the logits of the digit's inputs
+// (the whole, then its Runs); line is the drawing's line height.
+func bestReading(d *preprocess.Digit, first int, logit func(int) []float32, line float64) []int {
+	n := d.Pieces()
+	// runAt[a][b] is the input of pieces a..b: -1 the whole, -2 none.
+	runAt := make([][]int, n)
+	for a := range runAt {
+		runAt[a] = make([]int, n)
+		for b := range runAt[a] {
+			runAt[a][b] = -2
+		}
+	}
+	runAt[0][n-1] = -1
+	for ri, run := range d.Runs {
+		if run.First >= 0 && run.First <= run.Last && run.Last < n {
+			runAt[run.First][run.Last] = ri
+		}
+	}
+	score := func(ri int) float64 {
+		box := d.Box
+		if ri >= 0 {
+			box = d.Runs[ri].Box
+		}
+		return runScore(logit(first+1+ri), box, line)
+	}
+	// best[b] is the best reading of pieces 0..b-1; from[b] its last run.
+	best := make([]float64, n+1)
+	from := make([]int, n+1)
+	for b := 1; b <= n; b++ {
+		best[b] = math.Inf(-1)
+		for a := 0; a < b; a++ {
+			ri := runAt[a][b-1]
+			if ri == -2 || math.IsInf(best[a], -1) {
+				continue
+			}
+			v := best[a] + score(ri)
+			if a > 0 && a-1 < len(d.SplitOdds) {
+				v += d.SplitOdds[a-1]
+			}
+			if v > best[b] {
+				best[b], from[b] = v, a
+			}
+		}
+	}
+	if math.IsInf(best[n], -1) {
+		return []int{-1}
+	}
+	var out []int
+	for b := n; b > 0; b = from[b] {
+		out = append(out, runAt[from[b]][b-1])
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// Weights of the score of a reading (see Recognize), tuned on numbers made
+// of MNIST test digits (other numbers than the accuracy test's).
+const (
+	// energyWeight weighs the largest logit of a run's input.
+	energyWeight = 0.1
+	// shortPenalty is the penalty per line height that a run is shorter
+	// than shortFree line heights.
+	shortPenalty, shortFree = 4.0, 0.6
+)
+
+// runScore is how well a run with logits l and box reads as one digit, on a
+// line of digits line high.
+func runScore(l []float32, box preprocess.Box, line float64) float64 {
+	best := model.Argmax(l)
+	var rest float64
+	for j, v := range l {
+		if j != best {
+			rest += math.Exp(float64(v - l[best]))
+		}
+	}
+	// The log of the best class's probability, exact near 1.
+	s := -math.Log1p(rest) + energyWeight*float64(l[best])
+	if line > 0 {
+		s -= shortPenalty * max(0, shortFree-box.H/line)
+	}
+	return s
+}
+
+// lineHeight is the height of the digits of a drawing: its tallest box.
+func lineHeight(d []preprocess.Digit) float64 {
+	h := 0.0
+	for k := range d {
+		h = max(h, d[k].Box.H)
+	}
+	return h
 }
 
 // Image recognises one picture.
