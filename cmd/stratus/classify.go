@@ -48,7 +48,7 @@ func runClassify(ctx context.Context, env *environment, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("%w: no PATH given", errUsage)
 	}
-	m, err := loadModel(*modelFlag)
+	m, err := loadModel(ctx, *modelFlag, env.getenv("STRATUS_COUCHDB"), env.getenv("STRATUS_DB_PREFIX"))
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,8 @@ func commands() map[string]command {
 	return map[string]command{
 		"classify": {"classify PNG files or folders of them offline; one JSON line per picture", runClassify},
 		"train":    {"train the CNN on MNIST with gorgonia and write a model file", runTrain},
-		"models":   {"inspect and evaluate model files (show, eval)", runModels},
+		"models":   {"the model registry: list, register, activate, show, eval", runModels},
+		"rescore":  {"re-score stored samples with a model (Beam batch: prism, flink, spark, …)", runRescore},
 		"stream":   {"run the streaming pipeline (Kafka → Beam → CNN → CouchDB + replies)", runStream},
 	}
 }
