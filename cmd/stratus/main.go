@@ -44,6 +44,8 @@ func commands() map[string]command {
 		"models":   {"the model registry: list, register, activate, show, eval", runModels},
 		"rescore":  {"re-score stored samples with a model (Beam batch: prism, flink, spark, …)", runRescore},
 		"stream":   {"run the streaming pipeline (Kafka → Beam → CNN → CouchDB + replies)", runStream},
+		"serve":    {"run the frontend (canvas page + HTTP API) against Kafka and CouchDB", runServe},
+		"up":       {"run the whole system on this machine, embedded defaults (open the URL it prints)", runUp},
 	}
 }
 

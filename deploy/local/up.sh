@@ -19,6 +19,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 "$here/couchdb.sh" start >/dev/null
 "$here/kafka.sh" start >/dev/null
+"$here/chromium.sh" install >/dev/null
 if [ "${STRATUS_LOCAL_JOB_SERVERS:-1}" != 0 ]; then
   "$here/flink.sh" start >/dev/null
   "$here/spark.sh" start >/dev/null

@@ -127,6 +127,7 @@
     if (picture) { picture = null; drawingID = ""; redraw(); }
     if (strokes.length >= MAX_STROKES) { say("That is the most strokes one drawing may have (200). Clear to start again.", true); return; }
     canvas.setPointerCapture(e.pointerId);
+    canvas.focus({ preventScroll: true });
     if (strokes.length === 0) startedAt = performance.now();
     current = [];
     strokes.push(current);
@@ -289,12 +290,14 @@
     const ev = eventBody();
     const thumb = thumbnail();
     say("Recognising…");
+    const sentAt = performance.now();
     const slow = setTimeout(() => say("The backend is slow; still waiting…", true), SLOW_MS);
     try {
       const p = await request(ev, (id) => { if (id && v === version) drawingID = id; });
       if (v === version) {
         showResult(p, false);
-        say(p.digits === "" ? "Nothing recognised." : "Done in " + latencyText(p) + ". Wrong? Correct it below.");
+        const ms = Math.round(performance.now() - sentAt);
+        say(p.digits === "" ? "Nothing recognised." : "Done in " + ms + " ms. Wrong? Correct it below.");
         const entry = addHistory(p, thumb);
         lastFinal = { id: p.id, said: p.digits, entry: entry };
         correctEl.hidden = false;
@@ -306,11 +309,6 @@
       clearTimeout(slow);
       finalBusy = false;
     }
-  }
-
-  function latencyText(p) {
-    if (!p.received_at || !p.predicted_at) return "a moment";
-    return "well under a second";
   }
 
   function errorText(e) {
@@ -439,6 +437,7 @@
       target.entry.querySelector(".fixed").textContent = "→ " + label;
       say("Saved: this drawing is now a labelled " + label + ". Thank you!");
       correctEl.hidden = true;
+      canvas.focus(); // Enter and Escape work on the drawing again
     } catch (err) {
       say("The correction was not saved: " + (err.error || err.message || err), true);
     }

@@ -2,6 +2,9 @@
 // components they run against: a Kafka broker and a CouchDB-protocol server,
 // as started by the scripts in deploy/local.
 //
+// Browser tests get Debian's Chromium from STRATUS_CHROMIUM the same way
+// (deploy/local/chromium.sh writes it).
+//
 // Integration tests are opt-in. With STRATUS_INTEGRATION unset or empty
 // (a plain `go test ./...`), Kafka and CouchDB skip the calling test, so the
 // quick suite stays fast and needs nothing running. With
@@ -41,6 +44,8 @@ const (
 	EnvKafka = "STRATUS_KAFKA"
 	// EnvCouchDB holds the CouchDB URL, e.g. http://127.0.0.1:5984.
 	EnvCouchDB = "STRATUS_COUCHDB"
+	// EnvChromium names the Chromium binary the browser tests drive.
+	EnvChromium = "STRATUS_CHROMIUM"
 	// EnvLocalDir is the scripts' cache and state folder.
 	EnvLocalDir = "STRATUS_LOCAL_DIR"
 	// EnvLocalEnv names the scripts' env file directly.
@@ -94,6 +99,18 @@ func CouchDB(t testing.TB) string {
 		t.Fatalf("testenv: CouchDB at %s (%s) is not reachable: %v; start it with deploy/local/couchdb.sh start (or deploy/local/up.sh)", redact(raw), source(EnvCouchDB), err)
 	}
 	return raw
+}
+
+// Chromium returns the path of the Chromium binary for a browser test. It
+// skips the test when integration tests are off, and fails it when they are
+// on but no Chromium is configured or the file is not executable.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	path := require(t, EnvChromium, "Chromium", "deploy/local/chromium.sh install")
+	if fi, err := os.Stat(path); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		t.Fatalf("testenv: Chromium %s (%s) is not an executable file (%v); install it with deploy/local/chromium.sh install", path, source(EnvChromium), err)
+	}
+	return path
 }
 
 // Lookup returns the value of key from the environment or, when it is unset

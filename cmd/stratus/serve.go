@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/stratusml/stratus/frontend"
+	"github.com/stratusml/stratus/frontend/reqreply"
+	"github.com/stratusml/stratus/internal/flagenv"
+	"github.com/stratusml/stratus/store"
+	_ "github.com/stratusml/stratus/store/couchdb"  // http(s):// store URLs
+	_ "github.com/stratusml/stratus/store/memstore" // file:// and mem:// store URLs
+)
+
+// frontendFlags are the flags `serve` and `up` share.
+type frontendFlags struct {
+	listen, replica, origins string
+	timeout                  time.Duration
+	rateLimit                float64
+	trustProxy               bool
+}
+
+func addFrontendFlags(fs *flag.FlagSet) *frontendFlags {
+	f := &frontendFlags{}
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "HTTP address to serve the page and the API on")
+	fs.StringVar(&f.replica, "replica", "", "this replica's id in reply_to, unique among replicas (default: host name and a random suffix)")
+	fs.StringVar(&f.origins, "allowed-origins", "", "other origins whose pages may open the WebSocket, comma-separated host patterns (the page's own origin always may)")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "how long a prediction may take before it is answered 504")
+	fs.Float64Var(&f.rateLimit, "rate-limit", 100, "predictions per second each client may sustain (bursts of twice that); 0 turns the limit off")
+	fs.BoolVar(&f.trustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (behind nginx or an ingress)")
+	return f
+}
+
+func (f *frontendFlags) replicaID() string {
+	if f.replica != "" {
+		return f.replica
+	}
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "stratus"
+	}
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return host + "-" + hex.EncodeToString(b)
+}
+
+func (f *frontendFlags) config(rr *reqreply.Client, st store.Store, log *slog.Logger, checks ...frontend.Check) frontend.Config {
+	var origins []string
+	for _, o := range strings.Split(f.origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	return frontend.Config{
+		Requester: rr, Store: st, Timeout: f.timeout, AllowedOrigins: origins,
+		RateLimit: f.rateLimit, TrustProxy: f.trustProxy, Logger: log, ReadyChecks: checks,
+	}
+}
+
+func runServe(ctx context.Context, env *environment, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	ff := addFrontendFlags(fs)
+	brokers := fs.String("kafka", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
+	couch := fs.String("couchdb", "", "store URL: CouchDB http://user:pass@host:5984, or file:///path for a local store (required)")
+	prefix := fs.String("db-prefix", "", "prefix of the database names (several deployments on one CouchDB)")
+	fs.Usage = flagenv.Usage(fs, "stratus serve --kafka HOSTS --couchdb URL [flags]",
+		"Runs the frontend only: the canvas page and the HTTP API, sending drawings\nto Kafka (stratus.canvas) and answering with the pipeline's replies\n(stratus.predictions). Run several replicas behind a load balancer; each\nneeds its own --replica id (the default is unique).")
+	if err := flagenv.Parse(fs, args, env.getenv); err != nil {
+		return usageErr(err)
+	}
+	if *couch == "" {
+		return fmt.Errorf("%w: --couchdb (or STRATUS_COUCHDB) is required", errUsage)
+	}
+	st, err := openStore(ctx, *couch, *prefix)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rr, err := connectReplies(ctx, env.log, strings.Split(*brokers, ","), ff.replicaID())
+	if err != nil {
+		return err
+	}
+	defer rr.Close()
+	srv, err := frontend.New(ff.config(rr, st, env.log))
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	return serveHTTP(ctx, env, ff.listen, srv, func(url string) {
+		env.log.Info("serve: listening", "url", url, "replica", rr.ReplicaID(), "kafka", *brokers, "store", store.RedactURL(*couch))
+	})
+}
+
+// connectReplies starts request-reply over Kafka, waiting up to a minute
+// for a broker that is still starting.
+func connectReplies(ctx context.Context, log *slog.Logger, brokers []string, replica string) (*reqreply.Client, error) {
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	rr, err := reqreply.New(cctx, reqreply.Config{Brokers: brokers, ReplicaID: replica, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("kafka %s: %w", strings.Join(brokers, ","), err)
+	}
+	return rr, nil
+}
+
+// serveHTTP serves h on addr until ctx ends, then shuts down gracefully:
+// new connections stop at once, requests in flight get 10 s to finish.
+// ready is called with the URL once the listener is open.
+func serveHTTP(ctx context.Context, env *environment, addr string, h http.Handler, ready func(url string)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(env.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	ready("http://" + ln.Addr().String() + "/")
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	return nil
+}

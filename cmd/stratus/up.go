@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	jobpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/jobmanagement_v1"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/stratusml/stratus/frontend"
+	"github.com/stratusml/stratus/internal/flagenv"
+	"github.com/stratusml/stratus/message"
+	"github.com/stratusml/stratus/pipelines/stream"
+	"github.com/stratusml/stratus/runners"
+	"github.com/stratusml/stratus/store"
+	"github.com/stratusml/stratus/transforms/kafkaio"
+)
+
+func runUp(ctx context.Context, env *environment, args []string) error {
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	ff := addFrontendFlags(fs)
+	kafkaListen := fs.String("kafka-listen", "127.0.0.1:9092", "address of the embedded Kafka-protocol broker, for outside Kafka clients too (port 0: any free port)")
+	data := fs.String("data", "./stratus-data", "folder that keeps the broker's topics and offsets and the embedded store across restarts")
+	couch := fs.String("couchdb", "", "use this CouchDB (http://user:pass@host:5984) instead of the embedded store")
+	partitions := fs.Int("partitions", 4, "partitions of each topic the embedded broker creates")
+	modelRef := fs.String("model", "", "model file (default: the model shipped in the binary)")
+	fs.Usage = flagenv.Usage(fs, "stratus up [--listen ADDR] [--kafka-listen ADDR] [--data DIR]",
+		"Runs the whole system on this machine with nothing else installed: an\nembedded Kafka-protocol broker (franz-go's kfake, data under --data, reachable\nby Kafka clients at --kafka-listen), the streaming pipeline on prism, an\nembedded store on local disk (or --couchdb), and the frontend. Prints the\nURL to open; /readyz answers 200 once everything runs. Ctrl-C stops it.")
+	if err := flagenv.Parse(fs, args, env.getenv); err != nil {
+		return usageErr(err)
+	}
+	if *partitions < 1 {
+		return fmt.Errorf("%w: --partitions must be at least 1", errUsage)
+	}
+	dataDir, err := filepath.Abs(*data)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	log := env.log
+
+	// 1. The broker.
+	broker, err := startBroker(filepath.Join(dataDir, "kafka"), *kafkaListen, *partitions)
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+	brokerAddr := broker.ListenAddrs()[0]
+	log.Info("up: Kafka-protocol broker", "addr", brokerAddr, "data", filepath.Join(dataDir, "kafka"))
+
+	// 2. The store.
+	storeURL := *couch
+	if storeURL == "" {
+		storeURL = "file://" + filepath.Join(dataDir, "store")
+	}
+	st, err := openStore(ctx, storeURL, "")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log.Info("up: store", "url", store.RedactURL(storeURL))
+
+	// 3. The pipeline, on prism in this process. Partitions without a
+	// committed offset start at the beginning: on a first start the topic
+	// is new, so nothing sent before the pipeline read it is skipped.
+	p, s := beam.NewPipelineWithRoot()
+	if err := stream.Build(s, stream.Config{
+		Brokers: []string{brokerAddr}, StoreURL: storeURL, ModelPath: *modelRef, StartFrom: kafkaio.StartEarliest,
+	}); err != nil {
+		return err
+	}
+	job, err := runners.Start(ctx, p, runners.Options{JobName: "stratus-up"})
+	if err != nil {
+		return fmt.Errorf("start the pipeline: %w", err)
+	}
+	defer job.Close()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := job.Stop(sctx); err != nil {
+			log.Warn("up: stopping the pipeline", "err", err)
+		}
+	}()
+	log.Info("up: pipeline running on prism", "job", job.ID)
+
+	// 4. The frontend.
+	rr, err := connectReplies(ctx, log, []string{brokerAddr}, ff.replicaID())
+	if err != nil {
+		return err
+	}
+	defer rr.Close()
+	pipelineRunning := frontend.Check{Name: "pipeline", Fn: func(ctx context.Context) error {
+		state, err := job.State(ctx)
+		if err != nil {
+			return err
+		}
+		if state != jobpb.JobState_RUNNING {
+			return fmt.Errorf("the pipeline is %s", state)
+		}
+		return nil
+	}}
+	srv, err := frontend.New(ff.config(rr, st, log, pipelineRunning))
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- serveHTTP(ctx, env, ff.listen, srv, func(url string) {
+			log.Info("up: ready to start", "took", time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(env.stdout, "Stratus is up: open %s (Kafka at %s, data in %s). Ctrl-C stops it.\n", url, brokerAddr, dataDir)
+		})
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-job.Done():
+		return fmt.Errorf("the pipeline stopped: %w", job.Wait(ctx))
+	}
+}
+
+// startBroker starts kfake on addr with the Stratus topics, keeping its
+// data in dir.
+func startBroker(dir, addr string, partitions int) (*kfake.Cluster, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --kafka-listen %q: %v", errUsage, addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --kafka-listen %q: bad port", errUsage, addr)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("broker data folder: %w", err)
+	}
+	c, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.Ports(port),
+		// kfake listens on 127.0.0.1; this puts it on the host asked for.
+		kfake.ListenFn(func(network, a string) (net.Listener, error) {
+			_, p, _ := net.SplitHostPort(a)
+			return net.Listen(network, net.JoinHostPort(host, p))
+		}),
+		kfake.DataDir(dir),
+		kfake.SeedTopics(int32(partitions), message.TopicCanvas, message.TopicPredictions, message.TopicDeadLetter),
+	)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) {
+			return nil, fmt.Errorf("start the Kafka-protocol broker on %s (another Kafka there? use --kafka-listen): %w", addr, err)
+		}
+		return nil, fmt.Errorf("start the Kafka-protocol broker: %w", err)
+	}
+	return c, nil
+}
