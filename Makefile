@@ -11,9 +11,9 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/stratus
 
-# Runs Stratus on embedded defaults (for now: the model on the example drawings).
+# Runs the whole system on embedded defaults: open the URL it prints.
 run: build
-	$(BIN) classify testdata/examples
+	$(BIN) up
 
 # The full test suite, exactly what CI runs: lint, unit, fuzz seeds, integration.
 test:
