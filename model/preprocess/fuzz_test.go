@@ -4,23 +4,36 @@ import (
 	"encoding/json"
 	"errors"
 	"image"
+	"math"
+	"reflect"
 	"testing"
 )
 
-// checkDigits checks what every successful call must return: one digit
-// whose ink fits the box and whose box lies in the input's bounds.
+// checkDigits checks what every successful call must return: at least one
+// digit, each with ink that fits the box and a box in the input's bounds,
+// with consistent Runs.
 func checkDigits(t *testing.T, ds []Digit, bounds Box) {
 	t.Helper()
-	if len(ds) != 1 {
-		t.Fatalf("%d digits, want 1", len(ds))
+	if len(ds) == 0 {
+		t.Fatal("no digit and no error")
 	}
-	s := measureInput(&ds[0].Input)
-	if s.nz == 0 || s.bw > BoxSide || s.bh > BoxSide {
-		t.Fatalf("input %v does not fit the %d×%d box\n%s", s, BoxSide, BoxSide, ascii(&ds[0].Input))
+	inside := func(b Box) bool {
+		return b.W >= 0 && b.H >= 0 && b.X >= bounds.X && b.Y >= bounds.Y && b.X+b.W <= bounds.X+bounds.W && b.Y+b.H <= bounds.Y+bounds.H
 	}
-	b := ds[0].Box
-	if b.W < 0 || b.H < 0 || b.X < bounds.X || b.Y < bounds.Y || b.X+b.W > bounds.X+bounds.W || b.Y+b.H > bounds.Y+bounds.H {
-		t.Fatalf("box %+v outside the input %+v", b, bounds)
+	for i := range ds {
+		s := measureInput(&ds[i].Input)
+		if s.nz == 0 || s.bw > BoxSide || s.bh > BoxSide {
+			t.Fatalf("digit %d: input %v does not fit the %d×%d box\n%s", i, s, BoxSide, BoxSide, ascii(&ds[i].Input))
+		}
+		if !inside(ds[i].Box) {
+			t.Fatalf("digit %d: box %+v outside the input %+v", i, ds[i].Box, bounds)
+		}
+		checkRuns(t, &ds[i])
+		for _, r := range ds[i].Runs {
+			if !inside(r.Box) {
+				t.Fatalf("digit %d: run %d–%d box %+v outside the input %+v", i, r.First, r.Last, r.Box, bounds)
+			}
+		}
 	}
 }
 
@@ -125,5 +138,88 @@ func FuzzFromImage(f *testing.F) {
 			return
 		}
 		checkDigits(t, ds, Box{0, 0, float64(w), float64(h)})
+	})
+}
+
+// fuzzStrokes turns bytes into strokes on a canvas: the first byte picks
+// the canvas (28×28 to 2048×1024), then each pair of bytes is a point
+// (scaled to the canvas, a little beyond it on every side), and the byte
+// 0xff ends a stroke.
+func fuzzStrokes(data []byte) ([]Stroke, int, int) {
+	if len(data) == 0 {
+		return nil, 280, 280
+	}
+	sizes := [][2]int{{280, 280}, {28, 28}, {1000, 300}, {2048, 1024}, {300, 1000}, {64, 900}, {900, 64}, {400, 400}}
+	w, h := sizes[int(data[0])%len(sizes)][0], sizes[int(data[0])%len(sizes)][1]
+	var strokes []Stroke
+	var cur Stroke
+	t := 0.0
+	for i := 1; i < len(data); i++ {
+		if data[i] == 0xff || i+1 >= len(data) {
+			if len(cur) > 0 {
+				strokes = append(strokes, cur)
+				cur = nil
+			}
+			continue
+		}
+		x := (float64(data[i])/254*1.2 - 0.1) * float64(w)
+		y := (float64(data[i+1])/254*1.2 - 0.1) * float64(h)
+		i++
+		cur = append(cur, Point{X: x, Y: y, T: t})
+		t += 8
+	}
+	if len(cur) > 0 {
+		strokes = append(strokes, cur)
+	}
+	return strokes, w, h
+}
+
+// encodeStrokes is the inverse of fuzzStrokes for seeds: strokes with
+// coordinates in 0..254 of a canvas picked by the first byte.
+func encodeStrokes(canvas byte, strokes [][][2]float64, w, h float64) []byte {
+	out := []byte{canvas}
+	q := func(v, side float64) byte { return byte(max(0, min(254, math.Round((v/side+0.1)/1.2*254)))) }
+	for i, s := range strokes {
+		if i > 0 {
+			out = append(out, 0xff)
+		}
+		for _, p := range s {
+			out = append(out, q(p[0], w), q(p[1], h))
+		}
+	}
+	return out
+}
+
+// FuzzFromStrokes feeds arbitrary strokes to the stroke segmentation: it
+// must never fail but for the package's input errors, and every digit it
+// returns is well formed; a drawing that is one digit is the digit mode's.
+func FuzzFromStrokes(f *testing.F) {
+	// More seeds are in testdata/fuzz/FuzzFromStrokes.
+	all, _ := sketch(number("147", 70, 10, 20, 25, 25))
+	f.Add(encodeStrokes(0, all, 280, 280))
+	f.Add([]byte{1, 127, 127})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		strokes, w, h := fuzzStrokes(data)
+		ds, err := FromStrokes(strokes, w, h)
+		if err != nil {
+			if !clientError(err) {
+				t.Fatalf("FromStrokes: unexpected error %v", err)
+			}
+			return
+		}
+		W, H := float64(w), float64(h)
+		checkDigits(t, ds, Box{-0.2 * W, -0.2 * H, 1.4 * W, 1.4 * H})
+		for i := 1; i < len(ds); i++ {
+			a, b := ds[i-1].Box, ds[i].Box
+			if a.X+a.W/2 > b.X+b.W/2+1e-9 {
+				t.Fatalf("digits %d and %d out of order: %+v, %+v", i-1, i, a, b)
+			}
+		}
+		if _, _, _, one := strokeSegments(strokes); one {
+			want, err := StrokesDigit(strokes, w, h)
+			if err != nil || len(ds) != 1 || !reflect.DeepEqual(ds[0], want) {
+				t.Fatalf("one digit: %d digits, not StrokesDigit's (%v)", len(ds), err)
+			}
+		}
 	})
 }
