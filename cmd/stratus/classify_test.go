@@ -179,3 +179,101 @@ func TestClassifyUsage(t *testing.T) {
 		})
 	}
 }
+
+// numberPicture writes MNIST digits imgs left to right, each scaled by
+// scale, gap pixels apart, dark on light paper.
+func numberPicture(imgs []*[784]uint8, scale, gap int) image.Image {
+	w := 2*gap + len(imgs)*28*scale + (len(imgs)-1)*gap
+	h := 28*scale + 2*gap
+	out := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := range out.Pix {
+		out.Pix[i] = 255
+	}
+	for k, img := range imgs {
+		ox := gap + k*(28*scale+gap)
+		for y := 0; y < 28*scale; y++ {
+			for x := 0; x < 28*scale; x++ {
+				if ink := img[(y/scale)*28+x/scale]; ink > 0 {
+					out.SetNRGBA(ox+x, gap+y, color.NRGBA{255 - ink, 255 - ink, 255 - ink, 255})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestClassifyNumber(t *testing.T) {
+	test, err := mnist.Test("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cases := []struct {
+		name       string
+		idx        []int
+		scale, gap int
+	}{
+		{"three.png", []int{0, 1, 2}, 4, 20},
+		{"wide-gaps.png", []int{3, 4, 7}, 3, 60},
+		{"tight.png", []int{5, 7}, 5, 0}, // the digits' 28×28 frames touch
+	}
+	var args []string
+	for _, c := range cases {
+		var imgs []*[784]uint8
+		for _, i := range c.idx {
+			imgs = append(imgs, &test.Images[i])
+		}
+		path := filepath.Join(dir, c.name)
+		writePNG(t, path, numberPicture(imgs, c.scale, c.gap))
+		args = append(args, path)
+	}
+	for _, mode := range []string{"number", "digit"} {
+		t.Run(mode, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			env := &environment{stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }}
+			if code := run(context.Background(), env, append([]string{"classify", "--mode", mode}, args...)); code != 0 {
+				t.Fatalf("exit status %d: %s", code, stderr.String())
+			}
+			sc := bufio.NewScanner(&stdout)
+			for _, c := range cases {
+				if !sc.Scan() {
+					t.Fatalf("no line for %s", c.name)
+				}
+				var got classifyLine
+				if err := json.Unmarshal(sc.Bytes(), &got); err != nil {
+					t.Fatal(err)
+				}
+				if filepath.Base(got.File) != c.name {
+					t.Fatalf("line for %s, want %s", got.File, c.name)
+				}
+				if mode == "digit" {
+					if len(got.Digits) != 1 || len(got.Candidates) != 1 {
+						t.Errorf("%s in digit mode: %q, %d candidates, want one digit", c.name, got.Digits, len(got.Candidates))
+					}
+					continue
+				}
+				var want strings.Builder
+				for _, i := range c.idx {
+					want.WriteString(strconv.Itoa(int(test.Labels[i])))
+				}
+				if got.Digits != want.String() || len(got.Candidates) != len(c.idx) {
+					t.Errorf("%s: digits %q with %d candidates, want %q", c.name, got.Digits, len(got.Candidates), want.String())
+					continue
+				}
+				if got.Confidence <= 0.5 || got.Confidence > 1 {
+					t.Errorf("%s: confidence %v", c.name, got.Confidence)
+				}
+				for k, cand := range got.Candidates {
+					if cand.Digit != int(got.Digits[k]-'0') || len(cand.Probabilities) != 10 {
+						t.Errorf("%s: candidate %d is %+v", c.name, k, cand)
+					}
+					// Each box lies in its digit's 28×28 frame on the picture.
+					x0 := float64(c.gap + k*(28*c.scale+c.gap))
+					if b := cand.Box; b.X < x0 || b.X+b.W > x0+float64(28*c.scale) || b.W <= 0 || b.H <= 0 {
+						t.Errorf("%s: candidate %d box %+v outside its digit's frame at x %.0f–%.0f", c.name, k, b, x0, x0+float64(28*c.scale))
+					}
+				}
+			}
+		})
+	}
+}
