@@ -17,6 +17,7 @@ import (
 	"github.com/stratusml/stratus/frontend"
 	"github.com/stratusml/stratus/frontend/reqreply"
 	"github.com/stratusml/stratus/internal/flagenv"
+	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/store"
 	_ "github.com/stratusml/stratus/store/couchdb"  // http(s):// store URLs
 	_ "github.com/stratusml/stratus/store/memstore" // file:// and mem:// store URLs
@@ -74,6 +75,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	brokers := fs.String("kafka", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
 	couch := fs.String("couchdb", "", "store URL: CouchDB http://user:pass@host:5984, or file:///path for a local store (required)")
 	prefix := fs.String("db-prefix", "", "prefix of the database names (several deployments on one CouchDB)")
+	topicPrefix := fs.String("topic-prefix", "", "prefix of the Kafka topic names (as given to stratus stream)")
 	fs.Usage = flagenv.Usage(fs, "stratus serve --kafka HOSTS --couchdb URL [flags]",
 		"Runs the frontend only: the canvas page and the HTTP API, sending drawings\nto Kafka (stratus.canvas) and answering with the pipeline's replies\n(stratus.predictions). Run several replicas behind a load balancer; each\nneeds its own --replica id (the default is unique).")
 	if err := flagenv.Parse(fs, args, env.getenv); err != nil {
@@ -87,7 +89,10 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer st.Close()
-	rr, err := connectReplies(ctx, env.log, strings.Split(*brokers, ","), ff.replicaID())
+	rr, err := connectReplies(ctx, env.log, reqreply.Config{
+		Brokers: strings.Split(*brokers, ","), ReplicaID: ff.replicaID(),
+		RequestTopic: *topicPrefix + message.TopicCanvas, ReplyTopic: *topicPrefix + message.TopicPredictions,
+	})
 	if err != nil {
 		return err
 	}
@@ -104,12 +109,13 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 
 // connectReplies starts request-reply over Kafka, waiting up to a minute
 // for a broker that is still starting.
-func connectReplies(ctx context.Context, log *slog.Logger, brokers []string, replica string) (*reqreply.Client, error) {
+func connectReplies(ctx context.Context, log *slog.Logger, cfg reqreply.Config) (*reqreply.Client, error) {
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	rr, err := reqreply.New(cctx, reqreply.Config{Brokers: brokers, ReplicaID: replica, Logger: log})
+	cfg.Logger = log
+	rr, err := reqreply.New(cctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("kafka %s: %w", strings.Join(brokers, ","), err)
+		return nil, fmt.Errorf("kafka %s: %w", strings.Join(cfg.Brokers, ","), err)
 	}
 	return rr, nil
 }

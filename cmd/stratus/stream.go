@@ -10,6 +10,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/stratusml/stratus/internal/flagenv"
+	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/pipelines/stream"
 	"github.com/stratusml/stratus/runners"
 	"github.com/stratusml/stratus/store"
@@ -23,6 +24,7 @@ func runStream(ctx context.Context, env *environment, args []string) error {
 	brokers := fs.String("kafka", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
 	couch := fs.String("couchdb", "", "CouchDB URL, credentials allowed: http://user:pass@host:5984 (required)")
 	prefix := fs.String("db-prefix", "", "prefix of the database names (several deployments on one CouchDB)")
+	topicPrefix := fs.String("topic-prefix", "", "prefix of the Kafka topic names (several deployments on one Kafka cluster)")
 	runner := fs.String("runner", "prism", "Beam runner: prism (in process), flink or spark (portable job server at --endpoint)")
 	endpoint := fs.String("endpoint", "", "job server host:port for --runner flink|spark")
 	envType := fs.String("environment-type", "loopback", "SDK worker environment for portable runners: loopback, process or docker")
@@ -43,6 +45,8 @@ func runStream(ctx context.Context, env *environment, args []string) error {
 		Brokers: strings.Split(*brokers, ","), GroupID: *group, StartFrom: kafkaio.StartOffset(*startFrom),
 		StoreURL: *couch, StorePrefix: *prefix, ModelPath: *modelPath,
 		MaxBatchSize: *batch, MaxBatchWait: *batchWait,
+		CanvasTopic: *topicPrefix + message.TopicCanvas, PredictionsTopic: *topicPrefix + message.TopicPredictions,
+		DeadLetterTopic: *topicPrefix + message.TopicDeadLetter,
 	}
 	p, s := beam.NewPipelineWithRoot()
 	if err := stream.Build(s, cfg); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/stratusml/stratus/frontend"
+	"github.com/stratusml/stratus/frontend/reqreply"
 	"github.com/stratusml/stratus/internal/flagenv"
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/pipelines/stream"
@@ -93,7 +94,7 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	log.Info("up: pipeline running on prism", "job", job.ID)
 
 	// 4. The frontend.
-	rr, err := connectReplies(ctx, log, []string{brokerAddr}, ff.replicaID())
+	rr, err := connectReplies(ctx, log, reqreply.Config{Brokers: []string{brokerAddr}, ReplicaID: ff.replicaID()})
 	if err != nil {
 		return err
 	}
