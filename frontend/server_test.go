@@ -100,7 +100,7 @@ type testRig struct {
 	st  store.Store
 }
 
-func newTestRig(t *testing.T, tweak func(*Config)) *testRig {
+func newTestRig(t testing.TB, tweak func(*Config)) *testRig {
 	t.Helper()
 	m, err := model.Default()
 	if err != nil {
@@ -130,7 +130,7 @@ func newTestRig(t *testing.T, tweak func(*Config)) *testRig {
 	return &testRig{srv: srv, ts: ts, lp: lp, st: st}
 }
 
-func (r *testRig) post(t *testing.T, path, contentType string, body []byte) (int, []byte, http.Header) {
+func (r *testRig) post(t testing.TB, path, contentType string, body []byte) (int, []byte, http.Header) {
 	t.Helper()
 	res, err := http.Post(r.ts.URL+path, contentType, bytes.NewReader(body))
 	if err != nil {
