@@ -30,7 +30,8 @@ const (
 // each side) into network inputs, one per digit, left to right.
 //
 // The ink (found as in ImageDigit) is split into connected pieces, on a
-// grid of at most 1024 cells a side: the cores of the strokes connected
+// grid of at most 1024 cells a side and about 100 across the ink's height
+// (each cell the darkest of its pixels): the cores of the strokes connected
 // through strong ink, with fainter ink (anti-aliasing, a faint bridge)
 // going to the core it reaches first. Pieces are grouped into digits as
 // strokes are by FromStrokes: pieces that overlap horizontally are one

@@ -131,9 +131,10 @@ func runs(n int, line float64, box func(a, b int) part, read func(a, b int) (Dig
 // Tuning of the picture segmentation.
 const (
 	// segMaxSide bounds the longer side of the grid on which a picture's
-	// ink is split into connected pieces; larger ink is reduced (each cell
-	// the darkest of its source pixels).
-	segMaxSide = 1024
+	// ink is split into connected pieces, and segCellsHigh is about the
+	// most cells the grid has across the ink's height: larger ink is
+	// reduced, each cell the darkest of its source pixels.
+	segMaxSide, segCellsHigh = 1024, 100
 	// segStrong is the ink level (0..1) from which a pixel is a stroke's
 	// core: pieces are cores connected through such pixels, and fainter
 	// ink (anti-aliasing, a faint bridge between two digits) goes to the
@@ -159,7 +160,7 @@ type segGrid struct {
 func planeGrid(pl *inkPlane) *segGrid {
 	bx := pl.box
 	bw, bh := bx.x1-bx.x0, bx.y1-bx.y0
-	k := (max(bw, bh) + segMaxSide - 1) / segMaxSide
+	k := max((max(bw, bh)+segMaxSide-1)/segMaxSide, bh/segCellsHigh)
 	g := &segGrid{k: k, x0: bx.x0, y0: bx.y0, w: (bw + k - 1) / k, h: (bh + k - 1) / k}
 	raw := make([]uint8, g.w*g.h)
 	for y := bx.y0; y < bx.y1; y++ {
@@ -295,6 +296,21 @@ const thinPiece = 0.45
 func segmentPlane(pl *inkPlane, origin image.Point) ([]Digit, error) {
 	g := planeGrid(pl)
 	ps, widths := g.pieces()
+	if g.k > 1 {
+		// Masses from the picture's own pixels: a reduced grid makes fine
+		// lines look heavier than they are (each cell the darkest).
+		for i := range ps {
+			ps[i].mass = 0
+		}
+		for y := g.y0; y < g.y0+g.h*g.k && y < pl.h; y++ {
+			lrow := g.label[(y-g.y0)/g.k*g.w:]
+			for x := g.x0; x < g.x0+g.w*g.k && x < pl.w; x++ {
+				if id := lrow[(x-g.x0)/g.k]; id != 0 {
+					ps[id-1].mass += float64(pl.lut[pl.pix[y*pl.w+x]])
+				}
+			}
+		}
+	}
 	// Dust stays out of the grouping; so do the lightest pieces when there
 	// are very many.
 	var total float64

@@ -22,7 +22,7 @@ type cutRule struct {
 
 // maybeCut bounds the cuts proposed where ink may be digits that touch;
 // whether it is, is left to the classifier (see Digit.Runs).
-var maybeCut = cutRule{ratio: 0.7, cross: 2.2, wide: 1.4, crossWide: 2, sideMass: 0.1, sideWidth: 0.15, sideHeight: 0.7}
+var maybeCut = cutRule{ratio: 0.8, cross: 2.2, wide: 1.4, crossWide: 2, sideMass: 0.1, sideWidth: 0.15, sideHeight: 0.7}
 
 const (
 	// cutCorridor is the share of the width on each side that a cut keeps
@@ -142,12 +142,29 @@ func (g *segGrid) bestCut(owner []int32, id int32, within inkBox, pen float64, r
 			from[i] = bd
 		}
 	}
-	// Each row's ink to the left of every column, for the sides' masses.
+	// For each row and column: the ink to its left (the sides' masses),
+	// the last inked cell before it and the first from it.
 	left := make([]float64, H*(W+1))
+	before := make([]int32, H*(W+1))
+	from0 := make([]int32, H*(W+1))
 	for y := range H {
 		row := left[y*(W+1) : (y+1)*(W+1)]
+		bf := before[y*(W+1) : (y+1)*(W+1)]
+		fr := from0[y*(W+1) : (y+1)*(W+1)]
+		bf[0] = -1
 		for x := range W {
 			row[x+1] = row[x] + ink[y*W+x]
+			bf[x+1] = bf[x]
+			if ink[y*W+x] > 0 {
+				bf[x+1] = int32(x)
+			}
+		}
+		fr[W] = int32(W)
+		for x := W - 1; x >= 0; x-- {
+			fr[x] = fr[x+1]
+			if ink[y*W+x] > 0 {
+				fr[x] = int32(x)
+			}
 		}
 	}
 	path := make([]int, H)
@@ -169,22 +186,15 @@ func (g *segGrid) bestCut(owner []int32, id int32, within inkBox, pen float64, r
 		lHi, rLo := math.Inf(-1), math.Inf(1)
 		lRows, rRows := 0, 0
 		for y := range H {
-			row := ink[y*W : (y+1)*W]
 			cut := path[y]
 			mL += left[y*(W+1)+cut]
-			for x := cut - 1; x >= 0; x-- {
-				if row[x] > 0 {
-					lHi = max(lHi, ds(bx0+x+1, by0+y))
-					lRows++
-					break
-				}
+			if x := int(before[y*(W+1)+cut]); x >= 0 {
+				lHi = max(lHi, ds(bx0+x+1, by0+y))
+				lRows++
 			}
-			for x := cut; x < W; x++ {
-				if row[x] > 0 {
-					rLo = min(rLo, ds(bx0+x, by0+y))
-					rRows++
-					break
-				}
+			if x := int(from0[y*(W+1)+cut]); x < W {
+				rLo = min(rLo, ds(bx0+x, by0+y))
+				rRows++
 			}
 		}
 		mR := m - mL
