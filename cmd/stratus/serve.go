@@ -72,25 +72,39 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	ff := addFrontendFlags(fs)
-	brokers := fs.String("kafka", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
-	couch := fs.String("couchdb", "", "store URL: CouchDB http://user:pass@host:5984, or file:///path for a local store (required)")
-	prefix := fs.String("db-prefix", "", "prefix of the database names (several deployments on one CouchDB)")
+	kf := addKafkaFlags(fs)
+	cf := addCouchFlags(fs, true)
 	topicPrefix := fs.String("topic-prefix", "", "prefix of the Kafka topic names (as given to stratus stream)")
 	fs.Usage = flagenv.Usage(fs, "stratus serve --kafka HOSTS --couchdb URL [flags]",
 		"Runs the frontend only: the canvas page and the HTTP API, sending drawings\nto Kafka (stratus.canvas) and answering with the pipeline's replies\n(stratus.predictions). Run several replicas behind a load balancer; each\nneeds its own --replica id (the default is unique).")
 	if err := flagenv.Parse(fs, args, env.getenv); err != nil {
 		return usageErr(err)
 	}
-	if *couch == "" {
+	if *cf.url == "" {
 		return fmt.Errorf("%w: --couchdb (or STRATUS_COUCHDB) is required", errUsage)
 	}
-	st, err := openStore(ctx, *couch, *prefix)
+	if err := kf.check(); err != nil {
+		return err
+	}
+	couch, err := cf.resolve(args, env.log)
+	if err != nil {
+		return err
+	}
+	transport, err := kf.sec.Transport("stratus-serve", 10*time.Second)
+	if err != nil {
+		return err
+	}
+	dialer, err := kf.sec.Dialer("stratus-serve", 10*time.Second)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, couch, *cf.prefix)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	rr, err := connectReplies(ctx, env.log, reqreply.Config{
-		Brokers: strings.Split(*brokers, ","), ReplicaID: ff.replicaID(),
+		Brokers: kf.list(), ReplicaID: ff.replicaID(), Transport: transport, Dialer: dialer,
 		RequestTopic: *topicPrefix + message.TopicCanvas, ReplyTopic: *topicPrefix + message.TopicPredictions,
 	})
 	if err != nil {
@@ -103,7 +117,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	}
 	defer srv.Close()
 	return serveHTTP(ctx, env, ff.listen, srv, func(url string) {
-		env.log.Info("serve: listening", "url", url, "replica", rr.ReplicaID(), "kafka", *brokers, "store", store.RedactURL(*couch))
+		env.log.Info("serve: listening", "url", url, "replica", rr.ReplicaID(), "kafka", *kf.brokers, "store", store.RedactURL(couch))
 	})
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -21,9 +20,8 @@ import (
 func runStream(ctx context.Context, env *environment, args []string) error {
 	fs := flag.NewFlagSet("stream", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
-	brokers := fs.String("kafka", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
-	couch := fs.String("couchdb", "", "CouchDB URL, credentials allowed: http://user:pass@host:5984 (required)")
-	prefix := fs.String("db-prefix", "", "prefix of the database names (several deployments on one CouchDB)")
+	kf := addKafkaFlags(fs)
+	cf := addCouchFlags(fs, true)
 	topicPrefix := fs.String("topic-prefix", "", "prefix of the Kafka topic names (several deployments on one Kafka cluster)")
 	runner := fs.String("runner", "prism", "Beam runner: prism (in process), flink or spark (portable job server at --endpoint)")
 	endpoint := fs.String("endpoint", "", "job server host:port for --runner flink|spark")
@@ -38,11 +36,19 @@ func runStream(ctx context.Context, env *environment, args []string) error {
 	if err := flagenv.Parse(fs, args, env.getenv); err != nil {
 		return usageErr(err)
 	}
-	if *couch == "" {
+	if *cf.url == "" {
 		return fmt.Errorf("%w: --couchdb (or STRATUS_COUCHDB) is required", errUsage)
 	}
+	if err := kf.check(); err != nil {
+		return err
+	}
+	couchURL, err := cf.resolve(args, env.log)
+	if err != nil {
+		return err
+	}
+	couch, prefix, brokers := &couchURL, cf.prefix, kf.brokers
 	cfg := stream.Config{
-		Brokers: strings.Split(*brokers, ","), GroupID: *group, StartFrom: kafkaio.StartOffset(*startFrom),
+		Brokers: kf.list(), KafkaSecurity: kf.sec, GroupID: *group, StartFrom: kafkaio.StartOffset(*startFrom),
 		StoreURL: *couch, StorePrefix: *prefix, ModelPath: *modelPath,
 		MaxBatchSize: *batch, MaxBatchWait: *batchWait,
 		CanvasTopic: *topicPrefix + message.TopicCanvas, PredictionsTopic: *topicPrefix + message.TopicPredictions,

@@ -23,6 +23,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/stratusml/stratus/internal/kafkasec"
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/store"
 	"github.com/stratusml/stratus/transforms/couchio"
@@ -35,6 +36,8 @@ import (
 type Config struct {
 	// Brokers are the Kafka bootstrap addresses.
 	Brokers []string
+	// KafkaSecurity is TLS and SASL for every Kafka connection.
+	KafkaSecurity kafkasec.Config
 	// Topics (default message.TopicCanvas, TopicPredictions, TopicDeadLetter).
 	CanvasTopic, PredictionsTopic, DeadLetterTopic string
 	// GroupID is the consumer group whose committed offsets the pipeline
@@ -96,7 +99,7 @@ func Build(s beam.Scope, cfg Config) error {
 	s = s.Scope("stratus.Stream")
 	records := kafkaio.Read(s, kafkaio.ReadConfig{
 		Brokers: cfg.Brokers, Topic: cfg.CanvasTopic, GroupID: cfg.GroupID, StartFrom: cfg.StartFrom,
-		PollTimeout: cfg.PollTimeout,
+		PollTimeout: cfg.PollTimeout, Security: cfg.KafkaSecurity,
 	})
 	requests, badEvents := beam.ParDo2(s.Scope("Prepare"), &prepareFn{}, records)
 	responses, failures := inference.RunInference(s, inference.Config{
@@ -111,7 +114,7 @@ func Build(s beam.Scope, cfg Config) error {
 	// Flatten with the dead letters would put them behind a stage boundary),
 	// that sends each reply as soon as it is made (FlushRecords 1) instead of
 	// at the end of the bundle, where it would wait for the CouchDB write.
-	kafkaio.Write(s.Scope("Replies"), kafkaio.WriteConfig{Brokers: cfg.Brokers, FlushRecords: 1}, replies)
+	kafkaio.Write(s.Scope("Replies"), kafkaio.WriteConfig{Brokers: cfg.Brokers, FlushRecords: 1, Security: cfg.KafkaSecurity}, replies)
 	_, storeFailures := couchio.Write(s, couchio.Config{URL: cfg.StoreURL, Prefix: cfg.StorePrefix, EnsureSchema: true}, samples)
 
 	dl := cfg.DeadLetterTopic
@@ -123,7 +126,7 @@ func Build(s beam.Scope, cfg Config) error {
 		beam.ParDo(s, &predictDeadLetterFn{Topic: dl, PredictionsTopic: pt}, failures),
 		beam.ParDo(s, &storeDeadLetterFn{Topic: dl}, storeFailures),
 	)
-	kafkaio.Write(s.Scope("DeadLetters"), kafkaio.WriteConfig{Brokers: cfg.Brokers}, dead)
+	kafkaio.Write(s.Scope("DeadLetters"), kafkaio.WriteConfig{Brokers: cfg.Brokers, Security: cfg.KafkaSecurity}, dead)
 	return nil
 }
 

@@ -19,6 +19,8 @@ package couchdb
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +28,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -147,7 +150,11 @@ func Open(_ context.Context, cfg Config) (*Store, error) {
 	if u.User != nil {
 		s.secret, _ = u.User.Password()
 	}
-	hc := &http.Client{Transport: defaultTransport()}
+	tr, err := defaultTransport()
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Transport: tr}
 	if cfg.HTTPClient != nil {
 		c := *cfg.HTTPClient
 		hc = &c
@@ -162,11 +169,30 @@ func Open(_ context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-func defaultTransport() http.RoundTripper {
+// EnvCA names the environment variable with a PEM file of CAs to trust for
+// an https:// CouchDB besides the system's (a self-signed or private CA).
+// It is read where the store is opened, so pipeline workers honour it too.
+const EnvCA = "STRATUS_COUCHDB_CA"
+
+func defaultTransport() (http.RoundTripper, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 64
 	t.MaxIdleConnsPerHost = 32
-	return t
+	if ca := os.Getenv(EnvCA); ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("couchdb: $%s: %w", EnvCA, err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("couchdb: $%s: %s holds no PEM certificate", EnvCA, ca)
+		}
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return t, nil
 }
 
 // String names the server without credentials.

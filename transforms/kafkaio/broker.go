@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stratusml/stratus/internal/kafkasec"
 	"io"
 	"net"
 	"slices"
@@ -35,16 +36,16 @@ type kafkaBroker struct {
 	client *kafka.Client
 }
 
-func newKafkaBroker(brokers []string, clientID string) *kafkaBroker {
+func newKafkaBroker(brokers []string, clientID string, sec kafkasec.Config) (*kafkaBroker, error) {
+	t, err := sec.Transport(clientID, defaultDialTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("kafkaio: %w", err)
+	}
 	return &kafkaBroker{client: &kafka.Client{
-		Addr:    kafka.TCP(brokers...),
-		Timeout: defaultRequestTimeout,
-		Transport: &kafka.Transport{
-			ClientID:    clientID,
-			DialTimeout: defaultDialTimeout,
-			IdleTimeout: time.Minute,
-		},
-	}}
+		Addr:      kafka.TCP(brokers...),
+		Timeout:   defaultRequestTimeout,
+		Transport: t,
+	}}, nil
 }
 
 // close releases the pooled connections.

@@ -3,6 +3,7 @@ package kafkaio
 import (
 	"errors"
 	"fmt"
+	"github.com/stratusml/stratus/internal/kafkasec"
 	"strings"
 	"time"
 )
@@ -74,6 +75,9 @@ type ReadConfig struct {
 	StartFrom StartOffset
 	// ClientID is sent to the broker with every request. Default "stratus-kafkaio".
 	ClientID string
+	// Security is TLS and SASL for the connections (zero: plain TCP). It
+	// holds no secret: the SASL password is read on the worker.
+	Security kafkasec.Config
 
 	// PollTimeout is how long the first partition of a bundle waits for a
 	// record (of any partition its DoFn instance reads) before the DoFn
@@ -240,6 +244,8 @@ type WriteConfig struct {
 	Topic string
 	// ClientID is sent to the broker with every request. Default "stratus-kafkaio".
 	ClientID string
+	// Security is TLS and SASL for the connections (zero: plain TCP).
+	Security kafkasec.Config
 	// Balancer picks the partition of a message. Default BalanceHash.
 	Balancer Balancer
 	// RequiredAcks: -1 waits for all in-sync replicas, 1 for the leader only.

@@ -31,20 +31,16 @@ type partitionSource interface {
 // newKafkaSource opens a kafka-go partition Reader tuned for latency: a fetch
 // returns as soon as one byte is available (MinBytes 1) and otherwise waits
 // FetchMaxWait on the broker.
-func newKafkaSource(cfg ReadConfig, partition int) partitionSource {
+func newKafkaSource(cfg ReadConfig, dialer *kafka.Dialer, partition int) partitionSource {
 	iso := kafka.ReadUncommitted
 	if cfg.ReadCommitted {
 		iso = kafka.ReadCommitted
 	}
 	return kafka.NewReader(kafka.ReaderConfig{
-		Brokers:   cfg.Brokers,
-		Topic:     cfg.Topic,
-		Partition: partition,
-		Dialer: &kafka.Dialer{
-			ClientID:  cfg.ClientID,
-			Timeout:   defaultDialTimeout,
-			DualStack: true,
-		},
+		Brokers:        cfg.Brokers,
+		Topic:          cfg.Topic,
+		Partition:      partition,
+		Dialer:         dialer,
 		QueueCapacity:  max(cfg.QueueCapacity/10, 10),
 		MinBytes:       1,
 		MaxBytes:       cfg.FetchMaxBytes, // MinBytes without MaxBytes panics

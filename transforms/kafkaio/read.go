@@ -83,7 +83,10 @@ type listPartitionsFn struct {
 func (fn *listPartitionsFn) ProcessElement(ctx context.Context, _ []byte, emit func(partitionStart)) error {
 	b := fn.broker
 	if b == nil {
-		kb := newKafkaBroker(fn.Config.Brokers, fn.Config.ClientID)
+		kb, err := newKafkaBroker(fn.Config.Brokers, fn.Config.ClientID, fn.Config.Security)
+		if err != nil {
+			return err
+		}
 		defer kb.close()
 		b = kb
 	}
@@ -170,13 +173,20 @@ type readFn struct {
 // Setup prepares the broker client; partition readers open lazily.
 func (fn *readFn) Setup(ctx context.Context) error {
 	if fn.broker == nil {
-		kb := newKafkaBroker(fn.Config.Brokers, fn.Config.ClientID)
+		kb, err := newKafkaBroker(fn.Config.Brokers, fn.Config.ClientID, fn.Config.Security)
+		if err != nil {
+			return err
+		}
 		fn.broker = kb
 		fn.closers = append(fn.closers, kb.close)
 	}
 	if fn.newSource == nil {
 		cfg := fn.Config
-		fn.newSource = func(p int) partitionSource { return newKafkaSource(cfg, p) }
+		dialer, err := cfg.Security.Dialer(cfg.ClientID, defaultDialTimeout)
+		if err != nil {
+			return fmt.Errorf("kafkaio: %w", err)
+		}
+		fn.newSource = func(p int) partitionSource { return newKafkaSource(cfg, dialer, p) }
 	}
 	if fn.Config.GroupID != "" && fn.committer == nil {
 		fn.committer = newCommitter(fn.broker, fn.Config.GroupID, fn.Config.Topic)

@@ -69,14 +69,14 @@ type writer struct {
 }
 
 // setup creates the kafka-go Writers.
-func (wr *writer) setup(c WriteConfig) {
+func (wr *writer) setup(c WriteConfig) error {
 	if wr.w != nil {
-		return
+		return nil
 	}
 	wr.cfg = c
-	transport := &kafka.Transport{
-		ClientID:    c.ClientID,
-		DialTimeout: defaultDialTimeout,
+	transport, err := c.Security.Transport(c.ClientID, defaultDialTimeout)
+	if err != nil {
+		return fmt.Errorf("kafkaio: %w", err)
 	}
 	newWriter := func(batchSize int) *kafka.Writer {
 		return &kafka.Writer{
@@ -97,6 +97,7 @@ func (wr *writer) setup(c WriteConfig) {
 	}
 	wr.w = newWriter(c.BatchSize)
 	wr.lone = newWriter(1)
+	return nil
 }
 
 // add buffers m, writing the buffer out once it holds FlushRecords messages.
@@ -154,7 +155,7 @@ type writeKVFn struct {
 }
 
 // Setup creates the kafka-go Writer.
-func (fn *writeKVFn) Setup() { fn.wr.setup(fn.Config) }
+func (fn *writeKVFn) Setup() error { return fn.wr.setup(fn.Config) }
 
 // StartBundle clears the buffer (a failed bundle may have left messages).
 func (fn *writeKVFn) StartBundle() { fn.wr.buf = fn.wr.buf[:0] }
@@ -179,7 +180,7 @@ type writeRecordFn struct {
 }
 
 // Setup creates the kafka-go Writer.
-func (fn *writeRecordFn) Setup() { fn.wr.setup(fn.Config) }
+func (fn *writeRecordFn) Setup() error { return fn.wr.setup(fn.Config) }
 
 // StartBundle clears the buffer (a failed bundle may have left messages).
 func (fn *writeRecordFn) StartBundle() { fn.wr.buf = fn.wr.buf[:0] }
