@@ -177,7 +177,7 @@ type activeModel struct {
 	fallback *recognize.Recognizer
 
 	cur      atomic.Pointer[recognize.Recognizer]
-	lastUnix atomic.Int64 // when the last check started (UnixNano)
+	lastUnix atomic.Int64 // when the last check ended (UnixNano)
 	checking sync.Mutex   // one check at a time
 
 	mu     sync.Mutex
@@ -206,9 +206,15 @@ func (a *activeModel) maybeRefresh(ctx context.Context) {
 		return
 	}
 	if since >= staleAfter*a.poll {
+		// Every batch that finds the last check stale waits for a fresh
+		// one (a check another batch runs now counts, once it ends).
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncCheckTimeout)
 		defer cancel()
-		a.refresh(cctx)
+		a.checking.Lock()
+		defer a.checking.Unlock()
+		if time.Since(time.Unix(0, a.lastUnix.Load())) >= staleAfter*a.poll {
+			a.check(cctx)
+		}
 		return
 	}
 	if !a.checking.TryLock() {
@@ -232,7 +238,7 @@ func (a *activeModel) refresh(ctx context.Context) {
 // check asks the registry for the active model and swaps to it; the caller
 // holds a.checking. Errors keep the current model.
 func (a *activeModel) check(ctx context.Context) {
-	a.lastUnix.Store(time.Now().UnixNano())
+	defer func() { a.lastUnix.Store(time.Now().UnixNano()) }()
 	cur := a.cur.Load()
 	want := a.fallback
 	info, err := a.st.ActiveModel(ctx)
