@@ -184,15 +184,25 @@ func (u *user) drawing() *Drawing {
 	return d
 }
 
-// record adds a measured result.
-func (u *user) record(measured bool, sent time.Time, d *Drawing, latency time.Duration, kind, msg, digits string) {
+// stamps are when the pipeline read an event and when it predicted it
+// (the answer's received_at and predicted_at).
+type stamps struct{ received, predicted time.Time }
+
+// record adds a measured result of a request sent at sent and answered
+// (or failed) at done.
+func (u *user) record(measured bool, sent, done time.Time, d *Drawing, kind, msg, digits string, st stamps) {
 	if !measured {
 		return
 	}
-	u.r.rec.Add(Result{
-		At: sent.Sub(u.r.sched.measureFrom), Latency: latency, Transport: u.transport, Input: d.Input,
+	res := Result{
+		At: sent.Sub(u.r.sched.measureFrom), Latency: done.Sub(sent), Transport: u.transport, Input: d.Input,
 		Err: kind, Correct: kind == "" && digits == d.Label,
-	}, msg)
+	}
+	// The stages only make sense on one clock: the same host, or synced.
+	if kind == "" && !st.received.IsZero() && !st.predicted.IsZero() && !st.received.Before(sent) && !done.Before(st.predicted) {
+		res.Stages = &Stages{ToPipeline: st.received.Sub(sent), InPipeline: st.predicted.Sub(st.received), Back: done.Sub(st.predicted)}
+	}
+	u.r.rec.Add(res, msg)
 }
 
 // Run generates the load cfg describes and measures it. It returns when

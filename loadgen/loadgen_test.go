@@ -153,6 +153,9 @@ func TestRunAgainstFrontend(t *testing.T) {
 			t.Errorf("as %s: %+v", in, g)
 		}
 	}
+	if st := rep.Stages; st.Answers != 240 || st.InPipeline.P50 <= 0 || st.ToPipeline.Max > rep.Latency.Max || st.Back.Max > rep.Latency.Max {
+		t.Errorf("stages %+v", st)
+	}
 	if rep.Throughput <= 0 || rep.Latency.P50 <= 0 || rep.Latency.P99 < rep.Latency.P50 || rep.Latency.Max < rep.Latency.P99 {
 		t.Errorf("figures %v/s %+v", rep.Throughput, rep.Latency)
 	}

@@ -34,6 +34,9 @@ type Report struct {
 	Throughput float64 `json:"throughput_per_s"`
 	// Latency is over the answers (errors left out).
 	Latency Latency `json:"latency"`
+	// Stages splits the answers' latency at the pipeline's timestamps
+	// (meaningful when the frontend runs on this host's clock).
+	Stages StageLatency `json:"stages"`
 	// Correct counts answers whose digits were the drawing's MNIST label;
 	// Accuracy is Correct / Answers.
 	Correct  int     `json:"correct"`
@@ -85,6 +88,7 @@ func newReport(cfg *Config, started time.Time, elapsed time.Duration, results []
 	if elapsed > 0 {
 		r.Throughput = float64(r.Answers) / elapsed.Seconds()
 	}
+	r.Stages = summariseStages(results)
 	r.PerSecond = perSecond(results)
 	return r
 }
@@ -97,6 +101,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	pr.f("  throughput  %.1f answers/s (%d answers, %d requests)\n", r.Throughput, r.Answers, r.Requests)
 	pr.f("  latency     p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms  (mean %.1f ms)\n",
 		r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max, r.Latency.Mean)
+	if st := r.Stages; st.Answers > 0 {
+		pr.f("  stages      to the pipeline p50 %.1f / p99 %.1f ms, in it p50 %.1f / p99 %.1f ms, back p50 %.1f / p99 %.1f ms\n",
+			st.ToPipeline.P50, st.ToPipeline.P99, st.InPipeline.P50, st.InPipeline.P99, st.Back.P50, st.Back.P99)
+	}
 	pr.f("  accuracy    %.2f%% (%d of %d answers were the MNIST label)\n", 100*r.Accuracy, r.Correct, r.Answers)
 	pr.f("  errors      %d (%.3f%%)\n", r.Errors, 100*r.ErrorRate)
 	for _, k := range slices.Sorted(maps.Keys(r.ErrorsByKind)) {

@@ -29,6 +29,24 @@ type Result struct {
 	Err string
 	// Correct says the answer's digits were the drawing's label.
 	Correct bool
+	// Stages splits an answer's latency by the pipeline's timestamps, when
+	// they fall inside it (client and frontend on one clock).
+	Stages *Stages
+}
+
+// Stages is where an answer's latency went, by the answer's received_at
+// (when the pipeline read the event) and predicted_at (when the CNN had
+// answered).
+type Stages struct {
+	// ToPipeline is from sending to the pipeline reading the event: the
+	// request to the frontend, its checks, the Kafka produce, the pipeline's
+	// Kafka read and the wait for a bundle.
+	ToPipeline time.Duration
+	// InPipeline is decoding, preprocessing, batching and the CNN.
+	InPipeline time.Duration
+	// Back is from the prediction to the answer: the reply's Kafka write
+	// and read, the frontend and the response.
+	Back time.Duration
 }
 
 // Error kinds: an HTTP status, a WebSocket error message's status, or a
@@ -208,6 +226,27 @@ type Second struct {
 	Errors   int     `json:"errors"`
 	P50      float64 `json:"p50_ms"`
 	P99      float64 `json:"p99_ms"`
+}
+
+// StageLatency summarises Stages over the answers that had them.
+type StageLatency struct {
+	Answers    int     `json:"answers"`
+	ToPipeline Latency `json:"to_pipeline"`
+	InPipeline Latency `json:"in_pipeline"`
+	Back       Latency `json:"back"`
+}
+
+// summariseStages computes StageLatency of rs.
+func summariseStages(rs []Result) StageLatency {
+	var to, in, back []time.Duration
+	for _, r := range rs {
+		if r.Stages != nil {
+			to = append(to, r.Stages.ToPipeline)
+			in = append(in, r.Stages.InPipeline)
+			back = append(back, r.Stages.Back)
+		}
+	}
+	return StageLatency{Answers: len(to), ToPipeline: Summarise(to), InPipeline: Summarise(in), Back: Summarise(back)}
 }
 
 // Group is the figures of part of a run (one transport, one input).

@@ -131,7 +131,8 @@ func TestKinds(t *testing.T) {
 func TestReportFigures(t *testing.T) {
 	at := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 	results := []Result{
-		{At: at(0.1), Latency: 10 * time.Millisecond, Transport: HTTP, Input: InputPNG, Correct: true},
+		{At: at(0.1), Latency: 10 * time.Millisecond, Transport: HTTP, Input: InputPNG, Correct: true,
+			Stages: &Stages{ToPipeline: 4 * time.Millisecond, InPipeline: 2 * time.Millisecond, Back: 4 * time.Millisecond}},
 		{At: at(0.2), Latency: 20 * time.Millisecond, Transport: WS, Input: InputStrokes, Correct: true},
 		{At: at(0.3), Latency: 30 * time.Millisecond, Transport: WS, Input: InputPNG, Correct: false},
 		{At: at(1.1), Latency: 40 * time.Millisecond, Transport: HTTP, Input: InputStrokes, Correct: true},
@@ -160,6 +161,7 @@ func TestReportFigures(t *testing.T) {
 	check("http", r.ByTransport[HTTP], Group{Requests: 3, Answers: 2, Errors: 1, Accuracy: 1, Latency: Latency{Min: 10, Mean: 25, P50: 10, P90: 40, P99: 40, Max: 40}})
 	check("ws", r.ByTransport[WS].Answers, 2)
 	check("png accuracy", r.ByInput[InputPNG].Accuracy, 0.5)
+	check("stages", r.Stages, StageLatency{Answers: 1, ToPipeline: Latency{4, 4, 4, 4, 4, 4}, InPipeline: Latency{2, 2, 2, 2, 2, 2}, Back: Latency{4, 4, 4, 4, 4, 4}})
 	check("seconds", len(r.PerSecond), 3)
 	check("second 0", r.PerSecond[0], Second{T: 0, Requests: 3, Answers: 3, P50: 20, P99: 30})
 	check("second 1", r.PerSecond[1], Second{T: 1, Requests: 2, Answers: 1, Errors: 1, P50: 40, P99: 40})

@@ -31,9 +31,14 @@ func errorKind(err error) string {
 
 // answer is what loadgen reads of a Prediction or an error body.
 type answer struct {
-	Digits string `json:"digits"`
-	Error  string `json:"error"`
+	Digits      string    `json:"digits"`
+	Error       string    `json:"error"`
+	ReceivedAt  time.Time `json:"received_at"`
+	PredictedAt time.Time `json:"predicted_at"`
 }
+
+// stamps are the pipeline's times in an answer.
+func (a *answer) stamps() stamps { return stamps{a.ReceivedAt, a.PredictedAt} }
 
 // runHTTP posts drawings one at a time until the schedule ends.
 func (u *user) runHTTP(ctx context.Context) {
@@ -45,13 +50,13 @@ func (u *user) runHTTP(ctx context.Context) {
 		d := u.drawing()
 		u.r.rec.begin()
 		sent := time.Now()
-		kind, msg, digits := u.post(ctx, d)
-		took := time.Since(sent)
+		kind, msg, a := u.post(ctx, d)
+		now := time.Now()
 		u.r.rec.end()
 		if ctx.Err() != nil {
 			return // stopped: not the frontend's failure
 		}
-		u.record(measured, sent, d, took, kind, msg, digits)
+		u.record(measured, sent, now, d, kind, msg, a.Digits, a.stamps())
 		if !u.think(ctx) {
 			return
 		}
@@ -59,45 +64,43 @@ func (u *user) runHTTP(ctx context.Context) {
 }
 
 // post sends one drawing and returns its error kind and message, or the
-// answer's digits.
-func (u *user) post(ctx context.Context, d *Drawing) (kind, msg, digits string) {
+// answer.
+func (u *user) post(ctx context.Context, d *Drawing) (kind, msg string, a answer) {
 	ctx, cancel := context.WithTimeout(ctx, u.r.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.r.cfg.URL+"/api/v1/predict", bytes.NewReader(d.Body(u.session)))
 	if err != nil {
-		return KindOther, err.Error(), ""
+		return KindOther, err.Error(), a
 	}
 	req.Header.Set("Content-Type", "application/json")
 	res, err := u.r.http.Do(req)
 	if err != nil {
-		return TransportKind(err), err.Error(), ""
+		return TransportKind(err), err.Error(), a
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
 	if err != nil {
-		return TransportKind(err), err.Error(), ""
+		return TransportKind(err), err.Error(), a
 	}
-	var a answer
 	jerr := json.Unmarshal(body, &a)
 	switch {
 	case res.StatusCode != http.StatusOK:
 		if a.Error == "" {
 			a.Error = strings.TrimSpace(string(body[:min(len(body), 200)]))
 		}
-		return HTTPKind(res.StatusCode), a.Error, ""
+		return HTTPKind(res.StatusCode), a.Error, answer{}
 	case jerr != nil:
-		return KindBadAnswer, jerr.Error(), ""
+		return KindBadAnswer, jerr.Error(), answer{}
 	}
-	return "", "", a.Digits
+	return "", "", a
 }
 
 // wsAnswer is what loadgen reads of a WebSocket message.
 type wsAnswer struct {
+	answer
 	Type   string `json:"type"`
 	Seq    int64  `json:"seq"`
 	Status int    `json:"status"`
-	Digits string `json:"digits"`
-	Error  string `json:"error"`
 }
 
 // pending is a drawing sent over a WebSocket, waiting for its answer.
@@ -118,7 +121,8 @@ type wsConn struct {
 }
 
 // finish records the answer to seq, if it is still waited for.
-func (wc *wsConn) finish(seq int64, kind, msg, digits string) {
+func (wc *wsConn) finish(seq int64, kind, msg string, a answer) {
+	now := time.Now()
 	wc.mu.Lock()
 	p, ok := wc.pending[seq]
 	delete(wc.pending, seq)
@@ -127,7 +131,7 @@ func (wc *wsConn) finish(seq int64, kind, msg, digits string) {
 		return
 	}
 	wc.u.r.rec.end()
-	wc.u.record(p.measured, p.sent, p.d, time.Since(p.sent), kind, msg, digits)
+	wc.u.record(p.measured, p.sent, now, p.d, kind, msg, a.Digits, a.stamps())
 	<-wc.slot
 }
 
@@ -140,7 +144,7 @@ func (wc *wsConn) failAll(err error) {
 	}
 	wc.mu.Unlock()
 	for _, s := range seqs {
-		wc.finish(s, errorKind(err), err.Error(), "")
+		wc.finish(s, errorKind(err), err.Error(), answer{})
 	}
 }
 
@@ -155,7 +159,7 @@ func (wc *wsConn) expire(now time.Time) {
 	}
 	wc.mu.Unlock()
 	for _, s := range late {
-		wc.finish(s, KindTimeout, "no answer over the WebSocket within "+wc.u.r.cfg.Timeout.String(), "")
+		wc.finish(s, KindTimeout, "no answer over the WebSocket within "+wc.u.r.cfg.Timeout.String(), answer{})
 	}
 }
 
@@ -192,7 +196,7 @@ func (u *user) connection(ctx context.Context, wsURL string) (more bool, err err
 			return false, err
 		}
 		d := u.drawing()
-		u.record(measured, dialled, d, time.Since(dialled), TransportKind(err), "WebSocket dial: "+err.Error(), "")
+		u.record(measured, dialled, time.Now(), d, TransportKind(err), "WebSocket dial: "+err.Error(), "", stamps{})
 		return true, err
 	}
 	c.SetReadLimit(maxAnswer)
@@ -299,9 +303,9 @@ func (wc *wsConn) readLoop(ctx context.Context) error {
 		switch m.Type {
 		case "accepted":
 		case "prediction":
-			wc.finish(m.Seq, "", "", m.Digits)
+			wc.finish(m.Seq, "", "", m.answer)
 		case "error":
-			wc.finish(m.Seq, WSKind(m.Status), m.Error, "")
+			wc.finish(m.Seq, WSKind(m.Status), m.Error, answer{})
 		default:
 			return fmt.Errorf("%w: unknown type %q", errBadAnswer, m.Type)
 		}
