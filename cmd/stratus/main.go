@@ -46,6 +46,7 @@ func commands() map[string]command {
 		"stream":   {"run the streaming pipeline (Kafka → Beam → CNN → CouchDB + replies)", runStream},
 		"serve":    {"run the frontend (canvas page + HTTP API) against Kafka and CouchDB", runServe},
 		"up":       {"run the whole system on this machine, embedded defaults (open the URL it prints)", runUp},
+		"loadtest": {"virtual users drawing digits against a running frontend; latency and throughput", runLoadtest},
 	}
 }
 

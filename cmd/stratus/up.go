@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,6 +36,7 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	couch := fs.String("couchdb", "", "use this CouchDB (http://user:pass@host:5984) instead of the embedded store")
 	partitions := fs.Int("partitions", 4, "partitions of each topic the embedded broker creates")
 	modelRef := fs.String("model", "", "model file (default: the model shipped in the binary)")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060, for profiling under load")
 	fs.Usage = flagenv.Usage(fs, "stratus up [--listen ADDR] [--kafka-listen ADDR] [--data DIR]",
 		"Runs the whole system on this machine with nothing else installed: an\nembedded Kafka-protocol broker (franz-go's kfake, data under --data, reachable\nby Kafka clients at --kafka-listen), the streaming pipeline on prism, an\nembedded store on local disk (or --couchdb), and the frontend. Prints the\nURL to open; /readyz answers 200 once everything runs. Ctrl-C stops it.")
 	if err := flagenv.Parse(fs, args, env.getenv); err != nil {
@@ -48,6 +51,14 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	}
 	start := time.Now()
 	log := env.log
+	if *pprofAddr != "" {
+		stopProfiles, err := serveProfiles(*pprofAddr)
+		if err != nil {
+			return err
+		}
+		defer stopProfiles()
+		log.Info("up: profiles", "url", "http://"+*pprofAddr+"/debug/pprof/")
+	}
 
 	// 1. The broker.
 	broker, err := startBroker(filepath.Join(dataDir, "kafka"), *kafkaListen, *partitions)
@@ -127,6 +138,23 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	case <-job.Done():
 		return fmt.Errorf("the pipeline stopped: %w", job.Wait(ctx))
 	}
+}
+
+// serveProfiles serves net/http/pprof's handlers on addr until stop.
+func serveProfiles(addr string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	return func() { _ = hs.Close() }, nil
 }
 
 // startBroker starts kfake on addr with the Stratus topics, keeping its
