@@ -538,29 +538,9 @@ func (j *Job) Stop(ctx context.Context) error {
 // job's progress; a finished job's totals). Runners that report no metrics
 // for a running job answer 0.
 func (j *Job) Counter(ctx context.Context, namespace, name string) (int64, error) {
-	var res metrics.Results
-	if j.client == nil {
-		j.mu.Lock()
-		r := j.result
-		j.mu.Unlock()
-		if r == nil {
-			return 0, nil
-		}
-		res = r.Metrics()
-	} else {
-		resp, err := j.client.GetJobMetrics(ctx, &jobpb.GetJobMetricsRequest{JobId: j.ID})
-		if err != nil {
-			return 0, fmt.Errorf("runners: metrics of job %s: %w", j.ID, err)
-		}
-		m := resp.GetMetrics()
-		if m == nil {
-			return 0, nil
-		}
-		r := metricsx.FromMonitoringInfos(j.pipeline, m.GetAttempted(), m.GetCommitted())
-		if r == nil {
-			return 0, nil
-		}
-		res = *r
+	res, err := j.Metrics(ctx)
+	if err != nil {
+		return 0, err
 	}
 	var n int64
 	for _, c := range res.AllMetrics().Counters() {
@@ -569,4 +549,31 @@ func (j *Job) Counter(ctx context.Context, namespace, name string) (int64, error
 		}
 	}
 	return n, nil
+}
+
+// Metrics returns the job's user metrics (counters, distributions, gauges)
+// as the runner reports them now; empty before the runner has any.
+func (j *Job) Metrics(ctx context.Context) (metrics.Results, error) {
+	if j.client == nil {
+		j.mu.Lock()
+		r := j.result
+		j.mu.Unlock()
+		if r == nil {
+			return metrics.Results{}, nil
+		}
+		return r.Metrics(), nil
+	}
+	resp, err := j.client.GetJobMetrics(ctx, &jobpb.GetJobMetricsRequest{JobId: j.ID})
+	if err != nil {
+		return metrics.Results{}, fmt.Errorf("runners: metrics of job %s: %w", j.ID, err)
+	}
+	m := resp.GetMetrics()
+	if m == nil {
+		return metrics.Results{}, nil
+	}
+	r := metricsx.FromMonitoringInfos(j.pipeline, m.GetAttempted(), m.GetCommitted())
+	if r == nil {
+		return metrics.Results{}, nil
+	}
+	return *r, nil
 }

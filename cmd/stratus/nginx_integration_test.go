@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,8 +67,11 @@ func picturesThatRead(t *testing.T, set *mnist.Set, n int) []int {
 type deployment struct {
 	bin, kafka, couch, topicPrefix, dbPrefix string
 	stream                                   *proc
+	metrics                                  string // the stream's /metrics URL
 	st                                       store.Store
 }
+
+var metricsLine = regexp.MustCompile(`msg="metrics: serving" url=(http://\S+)`)
 
 func deploy(t *testing.T, name string) *deployment {
 	t.Helper()
@@ -88,7 +92,8 @@ func deploy(t *testing.T, name string) *deployment {
 	t.Cleanup(func() { st.Close() })
 	d.st = st
 	d.stream = spawn(t, "stream", d.bin, "stream", "--kafka", d.kafka, "--couchdb", d.couch, "--db-prefix", d.dbPrefix,
-		"--topic-prefix", d.topicPrefix, "--group", "it-"+name+"-"+suffix, "--start-from", "earliest")
+		"--topic-prefix", d.topicPrefix, "--group", "it-"+name+"-"+suffix, "--start-from", "earliest", "--metrics-listen", "127.0.0.1:0")
+	d.metrics = d.stream.waitLine(t, metricsLine, 2*time.Minute)[1]
 	return d
 }
 
@@ -272,5 +277,54 @@ func waitStored(ctx context.Context, st store.Store, id string) (store.Sample, e
 			return s, err
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// TestStreamMetricsIntegration: `stratus stream` serves the pipeline's
+// metrics for Prometheus: events in, dead letters, inference batches, store
+// writes, consumer lag.
+func TestStreamMetricsIntegration(t *testing.T) {
+	d := deploy(t, "metrics")
+	_, url := d.replica(t, "replica-m")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	waitReady(t, ctx, url)
+	set, err := mnist.Test("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		pic, _ := set.PNG(i, 2)
+		ev := []byte(`{"v":1,"mode":"digit","image_png":"` + base64.StdEncoding.EncodeToString(pic) + `"}`)
+		if code, body := postJSON(t, url+"/api/v1/predict", ev); code != 200 {
+			t.Fatalf("predict: %d %s", code, body)
+		}
+	}
+	want := []string{
+		`stratus_pipeline_counter_total{name="events_in",namespace="stratus.stream"}`,
+		`stratus_pipeline_distribution_count{name="inference_batch_size",namespace="stratus.inference"}`,
+		`stratus_pipeline_distribution_sum{name="write_latency_micros",namespace="couchio.Write"}`,
+		`stratus_kafka_consumer_lag{group=`,
+		`stratus_pipeline_metrics_up 1`,
+	}
+	var body string
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		_, b := get(ctx, d.metrics)
+		body = string(b)
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics of stratus stream lacks %s:\n%s", missing, body)
+		}
+	}
+	if !regexp.MustCompile(`stratus_pipeline_counter_total\{name="events_in",namespace="stratus.stream"\} (2\d|[3-9]\d|\d{3,})`).MatchString(body) {
+		t.Errorf("events_in does not count the 20 events:\n%s", body)
 	}
 }

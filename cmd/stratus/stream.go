@@ -8,6 +8,9 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stratusml/stratus/internal/beamprom"
 	"github.com/stratusml/stratus/internal/flagenv"
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/pipelines/stream"
@@ -29,6 +32,7 @@ func runStream(ctx context.Context, env *environment, args []string) error {
 	modelPath := fs.String("model", "", "model file (default: the model shipped in the binary)")
 	group := fs.String("group", "stratus-stream", "Kafka consumer group (the pipeline resumes from its committed offsets)")
 	startFrom := fs.String("start-from", "latest", "where partitions without a committed offset start: latest or earliest")
+	metricsAddr := fs.String("metrics-listen", "127.0.0.1:9464", "address of /metrics (the pipeline's Beam metrics and the consumer lag, for Prometheus) and /healthz; empty: none")
 	batch := fs.Int("batch-size", 64, "largest inference batch")
 	batchWait := fs.Duration("batch-wait", 5*time.Millisecond, "longest an event waits for its inference batch to fill")
 	fs.Usage = flagenv.Usage(fs, "stratus stream --couchdb URL [flags]",
@@ -63,6 +67,17 @@ func runStream(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer job.Close()
+	if *metricsAddr != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(beamprom.New(job, env.log), kafkaio.NewLagCollector(kafkaio.ReadConfig{
+			Brokers: cfg.Brokers, Topic: cfg.CanvasTopic, GroupID: cfg.GroupID, Security: cfg.KafkaSecurity,
+		}, env.log))
+		stop, err := serveMetrics(*metricsAddr, reg, env.log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	env.log.Info("stream: running", "job", job.ID, "runner", *runner, "kafka", *brokers, "couchdb", store.RedactURL(*couch))
 	select {
 	case <-ctx.Done():

@@ -3,13 +3,10 @@
 package stream
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	"image/png"
 	"strconv"
 	"strings"
 	"sync"

@@ -187,6 +187,7 @@ type writeFn struct {
 var (
 	writtenCount = beam.NewCounter("couchio.Write", "written")
 	failedCount  = beam.NewCounter("couchio.Write", "failed")
+	writeLatency = beam.NewDistribution("couchio.Write", "write_latency_micros")
 	readCount    = beam.NewCounter("couchio.Read", "read")
 )
 
@@ -214,7 +215,9 @@ func (fn *writeFn) flush(ctx context.Context) {
 	for i := range fn.buf {
 		batch[i] = fn.buf[i].s
 	}
+	start := time.Now()
 	err := fn.st.UpsertSamples(ctx, batch)
+	writeLatency.Update(ctx, time.Since(start).Microseconds())
 	failed, ok := store.Failed(err)
 	now := time.Now()
 	nDead := 0
