@@ -66,11 +66,23 @@ func browser(t *testing.T) context.Context {
 // canvasBox is the canvas's place on the page, in CSS pixels.
 type canvasBox struct{ X, Y, W, H float64 }
 
-// draw draws strokes (MNIST coordinates, 0..28) on the canvas with mouse
-// or touch input, which the page receives as pointer events.
+// onCanvas places strokes in MNIST coordinates (0..28) on the canvas:
+// scaled by scale, shifted by (dx, dy) CSS pixels.
+func onCanvas(strokes [][][2]float64, scale, dx, dy float64) [][][2]float64 {
+	out := make([][][2]float64, len(strokes))
+	for i, s := range strokes {
+		for _, p := range s {
+			out[i] = append(out[i], [2]float64{dx + p[0]*scale, dy + p[1]*scale})
+		}
+	}
+	return out
+}
+
+// draw draws strokes (canvas CSS pixels) on the canvas with mouse or touch
+// input, which the page receives as pointer events.
 func draw(ctx context.Context, box canvasBox, strokes [][][2]float64, touch bool) error {
 	at := func(p [2]float64) (float64, float64) {
-		return box.X + p[0]*box.W/28, box.Y + p[1]*box.H/28
+		return box.X + p[0], box.Y + p[1]
 	}
 	mouse := func(typ input.DispatchMouseEventType, x, y float64, buttons int64) error {
 		_, err := chromedp.Call(ctx, input.DispatchMouseEvent, input.DispatchMouseEventParams{
@@ -203,7 +215,7 @@ func TestBrowserIntegration(t *testing.T) {
 	// 1. Mouse, Predict button.
 	first := digits[0]
 	want := strconv.Itoa(int(set.Labels[first]))
-	if err := draw(ctx, box, set.Strokes(first), false); err != nil {
+	if err := draw(ctx, box, onCanvas(set.Strokes(first), box.W/28, 0, 0), false); err != nil {
 		t.Fatal(err)
 	}
 	screenshot(t, ctx, "1-drawn")
@@ -283,7 +295,7 @@ func TestBrowserIntegration(t *testing.T) {
 	if a, _ := waitText(ctx, "#answer", func(s string) bool { return s == "?" }); a != "?" {
 		t.Fatalf("Escape left the answer %q", a)
 	}
-	if err := draw(ctx, box, set.Strokes(second), true); err != nil {
+	if err := draw(ctx, box, onCanvas(set.Strokes(second), box.W/28, 0, 0), true); err != nil {
 		t.Fatal(err)
 	}
 	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r")); err != nil {
@@ -302,7 +314,86 @@ func TestBrowserIntegration(t *testing.T) {
 		t.Fatalf("history shows %d drawings, want 2 (%v)", history, err)
 	}
 
-	// 4. A phone-sized screen: the canvas fits and the controls stay usable.
+	// 4. A whole number: the toggle, three digits side by side, a box over
+	// each, per-digit charts on hover; the document has one candidate per
+	// digit with its box.
+	digitsN, number := numberThatDraws(t, set, box.W)
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\x1b"), chromedp.Click(chromedp.CSS("#mode-number"))); err != nil {
+		t.Fatal(err)
+	}
+	for k, i := range digitsN {
+		if err := draw(ctx, box, onCanvas(set.Strokes(i), numberScale(box.W), numberX(box.W, k), box.H/4), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#predict"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#status", func(s string) bool { return strings.HasPrefix(s, "Done") }); err != nil {
+		screenshot(t, ctx, "5-number-failed")
+		t.Fatal(err)
+	}
+	gotN, _ := waitText(ctx, "#answer", func(string) bool { return true })
+	boxes, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#boxes .box").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#boxes .box:nth-child(2)"))); err != nil {
+		t.Fatal(err)
+	}
+	note, _ := waitText(ctx, "#candidate-note", func(s string) bool { return strings.HasPrefix(s, "Digit 2") })
+	screenshot(t, ctx, "5-number")
+	if gotN != number || boxes != len(number) || !strings.HasPrefix(note, "Digit 2") {
+		t.Fatalf("drew %s: the page says %q with %d boxes, note %q", number, gotN, boxes, note)
+	}
+	stateN, err := chromedp.Run(ctx, chromedp.Evaluate[pageState](`window.stratus.state()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Samples []struct {
+			ID          string   `json:"id"`
+			Mode        string   `json:"mode"`
+			Input28     []string `json:"input28"`
+			Predictions map[string]struct {
+				Digits     string `json:"digits"`
+				Candidates []struct {
+					Box *struct{ X, Y, W, H float64 } `json:"box"`
+				} `json:"candidates"`
+			} `json:"predictions"`
+		} `json:"samples"`
+	}
+	if code, b := get(context.Background(), up.url+"/api/v1/samples?limit=5"); code != 200 || json.Unmarshal(b, &doc) != nil {
+		t.Fatalf("history: %d", code)
+	}
+	found = false
+	for _, smp := range doc.Samples {
+		if smp.ID != stateN.LastFinal.ID {
+			continue
+		}
+		found = true
+		if smp.Mode != "number" || len(smp.Input28) != len(number) || len(smp.Predictions) != 1 {
+			t.Fatalf("the number's document: mode %q, %d inputs, %d predictions", smp.Mode, len(smp.Input28), len(smp.Predictions))
+		}
+		for _, p := range smp.Predictions {
+			if p.Digits != number || len(p.Candidates) != len(number) {
+				t.Fatalf("the number's stored prediction: %+v", p)
+			}
+			for i, c := range p.Candidates {
+				if c.Box == nil || c.Box.W <= 0 || (i > 0 && c.Box.X <= p.Candidates[i-1].Box.X) {
+					t.Fatalf("candidate %d's box: %+v", i, c.Box)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("the number %s is not in the store", stateN.LastFinal.ID)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#mode-number"))); err != nil {
+		t.Fatal(err)
+	}
+
+	// 5. A phone-sized screen: the canvas fits and the controls stay usable.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile), chromedp.Sleep(300*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
@@ -314,4 +405,43 @@ func TestBrowserIntegration(t *testing.T) {
 	if !fits {
 		t.Error("on a 390 px wide screen the canvas or the Predict button does not fit")
 	}
+}
+
+// The layout of the number in the browser test: three digits side by side.
+func numberScale(w float64) float64    { return w / 3.4 / 28 * 1.1 }
+func numberX(w float64, k int) float64 { return w*0.03 + float64(k)*w/3.2 }
+
+// numberThatDraws picks three MNIST test digits whose strokes, laid out as
+// in the browser test on a w×w canvas, the model reads right as a number
+// offline, so that the test checks the page and the pipeline, not the
+// model.
+func numberThatDraws(t *testing.T, set *mnist.Set, w float64) ([]int, string) {
+	m, err := model.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := recognize.New(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for start := 100; start < 400; start += 3 {
+		ids := []int{start, start + 1, start + 2}
+		var strokes []preprocess.Stroke
+		want := ""
+		for k, i := range ids {
+			want += strconv.Itoa(int(set.Labels[i]))
+			for _, line := range onCanvas(set.Strokes(i), numberScale(w), numberX(w, k), w/4) {
+				var s preprocess.Stroke
+				for _, p := range line {
+					s = append(s, preprocess.Point{X: p[0], Y: p[1]})
+				}
+				strokes = append(strokes, s)
+			}
+		}
+		if res, err := rec.Strokes(strokes, int(w), int(w), recognize.ModeNumber); err == nil && res.Digits == want {
+			return ids, want
+		}
+	}
+	t.Fatal("no three MNIST digits read right as a number")
+	return nil, ""
 }

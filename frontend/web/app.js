@@ -369,15 +369,16 @@
   function drawBoxes(p) {
     const { w } = cssSize();
     const scale = picture ? Math.min(w / picture.w, cssSize().h / picture.h) : 1;
+    const pad = picture ? 1 : penWidth() / 2; // stroke boxes hold the pen's centre line
     p.candidates.forEach((c, i) => {
       if (!c.box) return;
       const b = document.createElement("button");
       b.type = "button";
       b.className = "box" + (i === selected ? " selected" : "");
-      b.style.left = c.box.x * scale + "px";
-      b.style.top = c.box.y * scale + "px";
-      b.style.width = Math.max(c.box.w * scale, 6) + "px";
-      b.style.height = Math.max(c.box.h * scale, 6) + "px";
+      b.style.left = (c.box.x * scale - pad) + "px";
+      b.style.top = (c.box.y * scale - pad) + "px";
+      b.style.width = Math.max(c.box.w * scale + 2 * pad, 6) + "px";
+      b.style.height = Math.max(c.box.h * scale + 2 * pad, 6) + "px";
       b.setAttribute("aria-label", "digit " + (i + 1) + ": " + c.digit);
       const tag = document.createElement("span");
       tag.textContent = String(c.digit);

@@ -144,6 +144,14 @@ func (fn *answerFn) ProcessElement(ctx context.Context, ts beam.EventTime, r inf
 	pred := message.NewPrediction(&env.Event, r.Result, env.ReceivedAt, time.Now())
 	sample := store.NewSample(&env.Event)
 	sample.Input28 = env.Input28
+	if in := r.Result.Inputs; len(in) > 0 && len(in) == len(r.Result.Candidates) {
+		// In number mode a split reading may have won: store the inputs of
+		// the digits it read, one per candidate.
+		sample.Input28 = make([][]byte, len(in))
+		for i := range in {
+			sample.Input28[i] = append([]byte(nil), in[i][:]...)
+		}
+	}
 	sample.Predictions = map[string]store.PredictionBody{pred.Model: store.NewPredictionBody(pred)}
 	value, err := json.Marshal(pred)
 	if err != nil {
