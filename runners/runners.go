@@ -81,8 +81,11 @@ type Options struct {
 	// "loopback" (default: workers run inside this process, which must then
 	// live as long as the job and share a host with the job server's
 	// workers), "process" (EnvironmentConfig is the JSON ProcessPayload,
-	// e.g. {"command":"/opt/stratus/bin/stratus"}) or "docker"
-	// (EnvironmentConfig is the image).
+	// e.g. {"command":"/opt/stratus/bin/stratus"}), "docker"
+	// (EnvironmentConfig is the image) or "external" (EnvironmentConfig is
+	// the host:port of a Beam worker pool, such as apache/beam_go_sdk
+	// --worker_pool beside each Flink task manager; "external" without a
+	// config is loopback).
 	EnvironmentType string
 	// EnvironmentConfig configures the environment (see EnvironmentType).
 	EnvironmentConfig string
@@ -275,7 +278,7 @@ func environmentURN(envType string) (string, error) {
 	case "docker":
 		return graphx.URNEnvDocker, nil
 	}
-	return "", fmt.Errorf("runners: environment type %q (want loopback, process or docker)", envType)
+	return "", fmt.Errorf("runners: environment type %q (want loopback, external, process or docker)", envType)
 }
 
 // startPortable submits p to the job service at opt.Endpoint: translate,
@@ -305,7 +308,8 @@ func startPortable(ctx context.Context, p *beam.Pipeline, opt Options, name stri
 	var loopback *extworker.Loopback
 	var worker string
 	removeWorker := false
-	if urn == graphx.URNEnvExternal {
+	pool := urn == graphx.URNEnvExternal && strings.EqualFold(opt.EnvironmentType, "external") && opt.EnvironmentConfig != ""
+	if urn == graphx.URNEnvExternal && !pool {
 		if loopback, err = extworker.StartLoopback(jctx, 0); err != nil {
 			return fail(fmt.Errorf("runners: start the loopback worker server: %w", err))
 		}
@@ -319,6 +323,10 @@ func startPortable(ctx context.Context, p *beam.Pipeline, opt Options, name stri
 		f.Close()
 		worker, removeWorker = f.Name(), true
 	} else if worker = opt.WorkerBinary; worker == "" {
+		// process, docker, or an external worker pool (EnvironmentConfig =
+		// its host:port, e.g. apache/beam_go_sdk --worker_pool beside each
+		// Flink task manager): they run this binary, staged as the job's
+		// worker artifact.
 		if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 			return fail(fmt.Errorf("runners: environment %s needs a linux/amd64 worker binary: set the worker binary option", opt.EnvironmentType))
 		}

@@ -28,8 +28,9 @@ func runStream(ctx context.Context, env *environment, args []string) error {
 	topicPrefix := fs.String("topic-prefix", "", "prefix of the Kafka topic names (several deployments on one Kafka cluster)")
 	runner := fs.String("runner", "prism", "Beam runner: prism (in process), flink or spark (portable job server at --endpoint)")
 	endpoint := fs.String("endpoint", "", "job server host:port for --runner flink|spark")
-	envType := fs.String("environment-type", "loopback", "SDK worker environment for portable runners: loopback, process or docker")
-	modelPath := fs.String("model", "", "model file (default: the model shipped in the binary)")
+	envType := fs.String("environment-type", "loopback", "SDK worker environment for portable runners: loopback, external (a worker pool at --environment-config), process or docker")
+	envConfig := fs.String("environment-config", "", "the environment's configuration: worker pool host:port for external, {\"command\":…} for process, the image for docker")
+	modelPath := fs.String("model", "", "model file or registered model id (default: the registry's active model, else the one shipped in the binary)")
 	group := fs.String("group", "stratus-stream", "Kafka consumer group (the pipeline resumes from its committed offsets)")
 	startFrom := fs.String("start-from", "latest", "where partitions without a committed offset start: latest or earliest")
 	metricsAddr := fs.String("metrics-listen", "127.0.0.1:9464", "address of /metrics (the pipeline's Beam metrics and the consumer lag, for Prometheus) and /healthz; empty: none")
@@ -62,7 +63,7 @@ func runStream(ctx context.Context, env *environment, args []string) error {
 	if err := stream.Build(s, cfg); err != nil {
 		return err
 	}
-	job, err := runners.Start(ctx, p, runners.Options{Runner: *runner, Endpoint: *endpoint, EnvironmentType: *envType, JobName: "stratus-stream"})
+	job, err := runners.Start(ctx, p, runners.Options{Runner: *runner, Endpoint: *endpoint, EnvironmentType: *envType, EnvironmentConfig: *envConfig, JobName: "stratus-stream"})
 	if err != nil {
 		return err
 	}
