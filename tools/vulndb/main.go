@@ -24,6 +24,14 @@
 // commit that the version names (or -modified): an upper bound, the same for
 // every entry, and so also the database's modified time, which govulncheck
 // prints as "DB updated".
+//
+//	go -C tools/vulndb run . check [-accept FILE] NAME < govulncheck.json
+//
+// reads `govulncheck -format json` output, prints the vulnerabilities whose
+// code is called and exits 1 when one of them is not accepted: only a
+// standard-library one can be, by a line "ID GOVERSION reason" of FILE for
+// the Go version the code is built with (see Check and accepted.txt).
+// scripts/vuln.sh runs both.
 package main
 
 import (
