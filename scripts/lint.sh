@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lint: gofmt, go vet and staticcheck (pinned as a Go tool in go.mod).
+# Lint: gofmt, go vet and staticcheck (pinned as a Go tool in go.mod), then
+# govulncheck offline (scripts/vuln.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unformatted=$(gofmt -l $(git ls-files '*.go'))
@@ -8,4 +9,5 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go tool staticcheck ./...
+./scripts/vuln.sh
 echo "lint: ok"
