@@ -55,6 +55,7 @@ func startSystem(t *testing.T, name string) *system {
 		CanvasTopic:      "it.fe." + name + "." + suffix + ".canvas",
 		PredictionsTopic: "it.fe." + name + "." + suffix + ".predictions",
 		DeadLetterTopic:  "it.fe." + name + "." + suffix + ".deadletter",
+		SamplesTopic:     "it.fe." + name + "." + suffix + ".samples",
 		GroupID:          "it-fe-" + name + "-" + suffix,
 		StartFrom:        kafkaio.StartEarliest,
 		StoreURL:         couch,
@@ -62,7 +63,7 @@ func startSystem(t *testing.T, name string) *system {
 	}
 	// Four reply partitions: two replicas most likely read different ones,
 	// and may share one (both cases route by key).
-	testenv.CreateTopics(t, cfg.Brokers[0], map[string]int{cfg.CanvasTopic: 4, cfg.PredictionsTopic: 4, cfg.DeadLetterTopic: 1})
+	testenv.CreateTopics(t, cfg.Brokers[0], map[string]int{cfg.CanvasTopic: 4, cfg.PredictionsTopic: 4, cfg.DeadLetterTopic: 1, cfg.SamplesTopic: 4})
 	st, err := store.Open(context.Background(), couch, store.Options{Prefix: cfg.StorePrefix})
 	if err != nil {
 		t.Fatal(err)

@@ -26,7 +26,16 @@ const (
 	TopicCanvas      = "stratus.canvas"
 	TopicPredictions = "stratus.predictions"
 	TopicDeadLetter  = "stratus.deadletter"
+	// TopicSamples carries the sample documents from the streaming pipeline
+	// to its store writer (key = event id): the write-ahead log that lets
+	// answers flow while the store is down.
+	TopicSamples = "stratus.samples"
 )
+
+// MaxRecordBytes is the largest Kafka record Stratus writes (an event or a
+// sample with a 2 MiB PNG in base64 JSON, with room): brokers and topics
+// must allow it (message.max.bytes / max.message.bytes).
+const MaxRecordBytes = 8 << 20
 
 // Limits on the envelope that preprocess.Limits does not cover.
 const (

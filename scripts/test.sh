@@ -48,3 +48,8 @@ go test -race -timeout 20m ./...
 # datamgr.go) that make -race runs of pipelines fail at random.
 echo "== integration tests on the real components"
 go test -tags integration -timeout 25m ./...
+
+# Fault tests stop and restart the shared Kafka broker and CouchDB-protocol
+# server, so they run alone, after everything else, one at a time.
+echo "== fault tests (Kafka restarted, CouchDB down 30 s, pipeline SIGKILLed)"
+go test -tags integration,faults -p 1 -timeout 15m -run Fault ./cmd/stratus

@@ -57,7 +57,7 @@ func runStream(ctx context.Context, env *environment, args []string) error {
 		StoreURL: *couch, StorePrefix: *prefix, ModelPath: *modelPath,
 		MaxBatchSize: *batch, MaxBatchWait: *batchWait,
 		CanvasTopic: *topicPrefix + message.TopicCanvas, PredictionsTopic: *topicPrefix + message.TopicPredictions,
-		DeadLetterTopic: *topicPrefix + message.TopicDeadLetter,
+		DeadLetterTopic: *topicPrefix + message.TopicDeadLetter, SamplesTopic: *topicPrefix + message.TopicSamples,
 	}
 	p, s := beam.NewPipelineWithRoot()
 	if err := stream.Build(s, cfg); err != nil {

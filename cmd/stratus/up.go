@@ -15,10 +15,12 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	jobpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/jobmanagement_v1"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/stratusml/stratus/frontend"
 	"github.com/stratusml/stratus/frontend/reqreply"
+	"github.com/stratusml/stratus/internal/beamprom"
 	"github.com/stratusml/stratus/internal/flagenv"
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/pipelines/stream"
@@ -85,9 +87,11 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	// committed offset start at the beginning: on a first start the topic
 	// is new, so nothing sent before the pipeline read it is skipped.
 	p, s := beam.NewPipelineWithRoot()
-	if err := stream.Build(s, stream.Config{
+	pcfg := stream.Config{
 		Brokers: []string{brokerAddr}, StoreURL: storeURL, ModelPath: *modelRef, StartFrom: kafkaio.StartEarliest,
-	}); err != nil {
+		GroupID: "stratus-stream", CanvasTopic: message.TopicCanvas,
+	}
+	if err := stream.Build(s, pcfg); err != nil {
 		return err
 	}
 	job, err := runners.Start(ctx, p, runners.Options{JobName: "stratus-up"})
@@ -120,7 +124,14 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 		}
 		return nil
 	}}
-	srv, err := frontend.New(ff.config(rr, st, log, pipelineRunning))
+	// /metrics shows the pipeline's metrics and consumer lag beside the
+	// frontend's, as `stratus stream --metrics-listen` does.
+	fcfg := ff.config(rr, st, log, pipelineRunning)
+	fcfg.Registry = prometheus.NewRegistry()
+	fcfg.Registry.MustRegister(beamprom.New(job, log), kafkaio.NewLagCollector(kafkaio.ReadConfig{
+		Brokers: pcfg.Brokers, Topic: pcfg.CanvasTopic, GroupID: pcfg.GroupID,
+	}, log))
+	srv, err := frontend.New(fcfg)
 	if err != nil {
 		return err
 	}
@@ -180,7 +191,8 @@ func startBroker(dir, addr string, partitions int) (*kfake.Cluster, error) {
 			return net.Listen(network, net.JoinHostPort(host, p))
 		}),
 		kfake.DataDir(dir),
-		kfake.SeedTopics(int32(partitions), message.TopicCanvas, message.TopicPredictions, message.TopicDeadLetter),
+		kfake.SeedTopics(int32(partitions), message.TopicCanvas, message.TopicPredictions, message.TopicDeadLetter, message.TopicSamples),
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(message.MaxRecordBytes)}),
 	)
 	if err != nil {
 		var op *net.OpError

@@ -147,6 +147,23 @@ func TestUpIntegration(t *testing.T) {
 	if code, body := postJSON(t, up.url+"/api/v1/samples/"+p.ID+"/label", []byte(`{"label":"1"}`)); code != 200 {
 		t.Fatalf("label: %d %s", code, body)
 	}
+	// /metrics shows the pipeline's metrics and consumer lag beside the
+	// frontend's.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		_, m := get(context.Background(), up.url+"/metrics")
+		missing := ""
+		for _, w := range []string{`stratus_frontend_predictions_total{`, `stratus_pipeline_metrics_up 1`, `stratus_pipeline_counter_total{name="events_in",namespace="stratus.stream"} `, `stratus_kafka_consumer_lag{group="stratus-stream",partition="0",topic="stratus.canvas"}`} {
+			if !strings.Contains(string(m), w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics of stratus up lacks %s:\n%s", missing, m)
+		}
+	}
 	// An outside Kafka client reaches the embedded broker.
 	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{up.kafka}, Topic: message.TopicCanvas, Partition: partitionOf(t, up.kafka, "up-test"), MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 200 * time.Millisecond})
 	defer rd.Close()

@@ -883,7 +883,7 @@ func (w *world) checkFlink() {
 			partitions[key(o.Namespace, topic)] = n
 		}
 	}
-	for _, t := range []string{"stratus.canvas", "stratus.predictions", "stratus.deadletter"} {
+	for _, t := range []string{"stratus.canvas", "stratus.predictions", "stratus.samples", "stratus.deadletter"} {
 		found := false
 		for k := range partitions {
 			if strings.HasSuffix(k, "/"+t) {

@@ -132,6 +132,10 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=${STRATUS_KAFKA_AUTO_CREATE:-false}
 delete.topic.enable=true
+# Records up to 8 MiB: an event or a sample carrying a 2 MiB PNG in base64
+# JSON (message.MaxRecordBytes).
+message.max.bytes=8388608
+replica.fetch.max.bytes=8388608
 num.network.threads=2
 num.io.threads=4
 num.recovery.threads.per.data.dir=1
@@ -248,6 +252,7 @@ start() {
   create_topic stratus.canvas "${STRATUS_KAFKA_PARTITIONS:-4}" "$port"
   create_topic stratus.predictions "${STRATUS_KAFKA_PREDICTIONS_PARTITIONS:-4}" "$port"
   create_topic stratus.deadletter "${STRATUS_KAFKA_DEADLETTER_PARTITIONS:-1}" "$port"
+  create_topic stratus.samples "${STRATUS_KAFKA_PARTITIONS:-4}" "$port"
   local t name parts
   for t in ${STRATUS_KAFKA_EXTRA_TOPICS:-}; do
     name=${t%%:*}

@@ -142,6 +142,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		// default BatchTimeout is 1 s); concurrent requests still batch.
 		BatchTimeout: time.Millisecond,
 		RequiredAcks: kafka.RequireAll,
+		BatchBytes:   message.MaxRecordBytes, // events carry PNGs of up to 2 MiB
 		MaxAttempts:  3,
 		WriteTimeout: 10 * time.Second,
 		Transport:    cfg.Transport,
@@ -361,7 +362,7 @@ func (c *Client) follow(ctx context.Context) error {
 			Partition: po.Partition,
 			Dialer:    c.cfg.Dialer,
 			MinBytes:  1,
-			MaxBytes:  4 << 20, // MinBytes without MaxBytes panics
+			MaxBytes:  message.MaxRecordBytes, // MinBytes without MaxBytes panics
 			MaxWait:   c.cfg.FetchMaxWait,
 			ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 				c.cfg.Logger.Warn("reqreply: kafka-go reader: "+fmt.Sprintf(msg, args...), "topic", c.cfg.ReplyTopic, "partition", po.Partition)

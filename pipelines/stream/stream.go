@@ -1,15 +1,24 @@
 // Package stream is the Stratus streaming pipeline: canvas events from Kafka
 // are decoded, validated and preprocessed, run through the CNN in batches,
-// and answered twice: the sample with its prediction is upserted into the
-// store (CouchDB) and the Prediction is written to the reply topic, keyed by
-// the frontend replica that waits for it. Bad events go to the dead-letter
-// topic with the stage and the reason; nothing is dropped silently.
+// and answered twice: the Prediction is written to the reply topic, keyed by
+// the frontend replica that waits for it, and the sample with its prediction
+// is written to the samples topic, from which a second read of the same
+// pipeline upserts it into the store (CouchDB). Bad events go to the
+// dead-letter topic with the stage and the reason; nothing is dropped
+// silently.
 //
-//	kafkaio.Read(stratus.canvas) → prepare ─┬→ RunInference ─→ answer ─┬→ couchio.Write(samples)
-//	                                        │                          └→ Prediction (stratus.predictions)
-//	                                        └→ dead letters (decode, validate, preprocess, predict, store)
+//	kafkaio.Read(stratus.canvas) → prepare ─┬→ RunInference ─→ answer ─┬→ Prediction (stratus.predictions)
+//	                                        │                          └→ sample (stratus.samples)
+//	                                        └→ dead letters (decode, validate, preprocess, predict)
 //	                                                                     → stratus.deadletter
 //	                                           (+ an error reply to the sender, when known)
+//	kafkaio.Read(stratus.samples) → decode → couchio.WriteWaiting(samples) ─┬→ dead letters (store: invalid)
+//	                                                                       └→ back to stratus.samples (store down)
+//
+// The samples topic is a write-ahead log between the answers and the store:
+// the store being slow or down delays only the second read, whose offsets
+// are committed when its samples are stored, so answers keep flowing and
+// every sample reaches the store once it is back, also across restarts.
 package stream
 
 import (
@@ -38,8 +47,9 @@ type Config struct {
 	Brokers []string
 	// KafkaSecurity is TLS and SASL for every Kafka connection.
 	KafkaSecurity kafkasec.Config
-	// Topics (default message.TopicCanvas, TopicPredictions, TopicDeadLetter).
-	CanvasTopic, PredictionsTopic, DeadLetterTopic string
+	// Topics (default message.TopicCanvas, TopicPredictions, TopicDeadLetter,
+	// TopicSamples).
+	CanvasTopic, PredictionsTopic, DeadLetterTopic, SamplesTopic string
 	// GroupID is the consumer group whose committed offsets the pipeline
 	// resumes from (default "stratus-stream").
 	GroupID string
@@ -73,6 +83,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DeadLetterTopic == "" {
 		c.DeadLetterTopic = message.TopicDeadLetter
+	}
+	if c.SamplesTopic == "" {
+		c.SamplesTopic = message.TopicSamples
 	}
 	if c.GroupID == "" {
 		c.GroupID = "stratus-stream"
@@ -109,13 +122,27 @@ func Build(s beam.Scope, cfg Config) error {
 		}.String(),
 		MaxBatchSize: cfg.MaxBatchSize, MaxBatchWait: cfg.MaxBatchWait,
 	}, requests)
-	samples, replies := beam.ParDo2(s.Scope("Answer"), &answerFn{PredictionsTopic: cfg.PredictionsTopic}, responses)
+	samples, replies := beam.ParDo2(s.Scope("Answer"), &answerFn{PredictionsTopic: cfg.PredictionsTopic, SamplesTopic: cfg.SamplesTopic}, responses)
 	// Replies get a Write of their own, fused with the steps before it (a
 	// Flatten with the dead letters would put them behind a stage boundary),
 	// that sends each reply as soon as it is made (FlushRecords 1) instead of
-	// at the end of the bundle, where it would wait for the CouchDB write.
+	// at the end of the bundle.
 	kafkaio.Write(s.Scope("Replies"), kafkaio.WriteConfig{Brokers: cfg.Brokers, FlushRecords: 1, Security: cfg.KafkaSecurity}, replies)
-	_, storeFailures := couchio.Write(s, couchio.Config{URL: cfg.StoreURL, Prefix: cfg.StorePrefix, EnsureSchema: true}, samples)
+	kafkaio.Write(s.Scope("Samples"), kafkaio.WriteConfig{Brokers: cfg.Brokers, Security: cfg.KafkaSecurity}, samples)
+
+	// The store writer: its own read of the samples topic, from the start
+	// of what its group has not committed.
+	ss := s.Scope("Store")
+	stored := kafkaio.Read(ss, kafkaio.ReadConfig{
+		Brokers: cfg.Brokers, Topic: cfg.SamplesTopic, GroupID: cfg.GroupID + "-store", StartFrom: kafkaio.StartEarliest,
+		PollTimeout: cfg.PollTimeout, Security: cfg.KafkaSecurity,
+	})
+	toStore, undecodable := beam.ParDo2(ss, decodeSample, stored)
+	_, storeFailures, retry := couchio.WriteWaiting(ss, couchio.Config{URL: cfg.StoreURL, Prefix: cfg.StorePrefix, EnsureSchema: true}, toStore)
+	// Samples the store did not take (it is down) go back on the samples
+	// topic, and so come round again once it is up.
+	kafkaio.Write(ss.Scope("Retry"), kafkaio.WriteConfig{Brokers: cfg.Brokers, Security: cfg.KafkaSecurity},
+		beam.ParDo(ss, &sampleRecordFn{Topic: cfg.SamplesTopic}, retry))
 
 	dl := cfg.DeadLetterTopic
 	// Dead letters, and error replies to the events whose sender is known
@@ -124,19 +151,25 @@ func Build(s beam.Scope, cfg Config) error {
 	dead := beam.Flatten(s,
 		beam.ParDo(s, &eventDeadLetterFn{Topic: dl, PredictionsTopic: pt}, badEvents),
 		beam.ParDo(s, &predictDeadLetterFn{Topic: dl, PredictionsTopic: pt}, failures),
-		beam.ParDo(s, &storeDeadLetterFn{Topic: dl}, storeFailures),
 	)
 	kafkaio.Write(s.Scope("DeadLetters"), kafkaio.WriteConfig{Brokers: cfg.Brokers, Security: cfg.KafkaSecurity}, dead)
+	// The store writer's dead letters get a Write of their own: a Flatten
+	// with the others would let the runner fuse both reads into one stage
+	// (prism's greedy fusion does), where a store outage would hold up the
+	// answers too.
+	storeDead := beam.Flatten(ss, storeFailures, undecodable)
+	kafkaio.Write(ss.Scope("DeadLetters"), kafkaio.WriteConfig{Brokers: cfg.Brokers, Security: cfg.KafkaSecurity},
+		beam.ParDo(ss, &storeDeadLetterFn{Topic: dl}, storeDead))
 	return nil
 }
 
-// answerFn turns an inference response into the sample document to store
-// and the Prediction record for the reply topic.
+// answerFn turns an inference response into the record of the sample to
+// store and the Prediction record for the reply topic.
 type answerFn struct {
-	PredictionsTopic string
+	PredictionsTopic, SamplesTopic string
 }
 
-func (fn *answerFn) ProcessElement(ctx context.Context, ts beam.EventTime, r inference.Response, emitSample func(beam.EventTime, store.Sample), emitReply func(beam.EventTime, kafkaio.Record)) error {
+func (fn *answerFn) ProcessElement(ctx context.Context, ts beam.EventTime, r inference.Response, emitSample func(beam.EventTime, kafkaio.Record), emitReply func(beam.EventTime, kafkaio.Record)) error {
 	var env envelope
 	if err := json.Unmarshal(r.Payload, &env); err != nil {
 		return fmt.Errorf("stream: payload of %s: %w", r.Key, err) // our own encoding: a bug, fail loudly
@@ -157,9 +190,38 @@ func (fn *answerFn) ProcessElement(ctx context.Context, ts beam.EventTime, r inf
 	if err != nil {
 		return fmt.Errorf("stream: encode prediction %s: %w", r.Key, err)
 	}
-	emitSample(ts, sample)
+	doc, err := json.Marshal(sample)
+	if err != nil {
+		return fmt.Errorf("stream: encode sample %s: %w", r.Key, err)
+	}
 	emitReply(ts, kafkaio.Record{Topic: fn.PredictionsTopic, Key: []byte(env.Event.ReplyTo), Value: value})
+	emitSample(ts, kafkaio.Record{Topic: fn.SamplesTopic, Key: []byte(sample.ID), Value: doc})
 	return nil
+}
+
+// sampleRecordFn turns a sample back into its record of the samples topic.
+type sampleRecordFn struct{ Topic string }
+
+func (fn *sampleRecordFn) ProcessElement(smp store.Sample) (kafkaio.Record, error) {
+	doc, err := json.Marshal(smp)
+	if err != nil {
+		return kafkaio.Record{}, fmt.Errorf("stream: encode sample %s: %w", smp.ID, err)
+	}
+	return kafkaio.Record{Topic: fn.Topic, Key: []byte(smp.ID), Value: doc}, nil
+}
+
+// decodeSample reads a sample record of the samples topic; one that does
+// not decode (written by something else) becomes a dead letter.
+func decodeSample(ts beam.EventTime, rec kafkaio.Record, emit func(beam.EventTime, store.Sample), dead func(message.DeadLetter)) {
+	var smp store.Sample
+	if err := json.Unmarshal(rec.Value, &smp); err != nil || smp.ID == "" {
+		if err == nil {
+			err = errors.New("sample record without an id")
+		}
+		dead(message.NewDeadLetter(string(rec.Key), message.StageStore, fmt.Errorf("sample record at offset %d: %w", rec.Offset, err), rec.Value, time.Now()))
+		return
+	}
+	emit(ts, smp)
 }
 
 // The three dead-letter DoFns shape each kind of failure as a record for
@@ -217,8 +279,11 @@ func init() {
 	register.Emitter2[beam.EventTime, inference.Request]()
 	register.Emitter1[rejection]()
 	register.Emitter1[kafkaio.Record]()
-	register.DoFn5x1[context.Context, beam.EventTime, inference.Response, func(beam.EventTime, store.Sample), func(beam.EventTime, kafkaio.Record), error]((*answerFn)(nil))
+	register.DoFn5x1[context.Context, beam.EventTime, inference.Response, func(beam.EventTime, kafkaio.Record), func(beam.EventTime, kafkaio.Record), error]((*answerFn)(nil))
+	register.Function4x0(decodeSample)
+	register.DoFn1x2[store.Sample, kafkaio.Record, error]((*sampleRecordFn)(nil))
 	register.Emitter2[beam.EventTime, store.Sample]()
+	register.Emitter1[message.DeadLetter]()
 	register.Emitter2[beam.EventTime, kafkaio.Record]()
 	register.DoFn2x0[rejection, func(kafkaio.Record)]((*eventDeadLetterFn)(nil))
 	register.DoFn2x0[inference.Failure, func(kafkaio.Record)]((*predictDeadLetterFn)(nil))

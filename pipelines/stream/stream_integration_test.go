@@ -46,13 +46,14 @@ func newRig(t testing.TB, name string) *rig {
 		CanvasTopic:      "it." + name + "." + suffix + ".canvas",
 		PredictionsTopic: "it." + name + "." + suffix + ".predictions",
 		DeadLetterTopic:  "it." + name + "." + suffix + ".deadletter",
+		SamplesTopic:     "it." + name + "." + suffix + ".samples",
 		GroupID:          "it-" + name + "-" + suffix,
 		StartFrom:        kafkaio.StartEarliest,
 		StoreURL:         couch,
 		StorePrefix:      "it_" + strings.ReplaceAll(name, "-", "_") + "_" + suffix + "_",
 	}
 	testenv.CreateTopics(t, r.brokers[0], map[string]int{
-		r.cfg.CanvasTopic: 4, r.cfg.PredictionsTopic: 2, r.cfg.DeadLetterTopic: 1,
+		r.cfg.CanvasTopic: 4, r.cfg.PredictionsTopic: 2, r.cfg.DeadLetterTopic: 1, r.cfg.SamplesTopic: 4,
 	})
 	st, err := store.Open(context.Background(), couch, store.Options{Prefix: r.cfg.StorePrefix})
 	if err != nil {
@@ -109,7 +110,9 @@ func (r *rig) produce(ctx context.Context, key string, values ...[]byte) {
 		if err == nil {
 			return
 		}
-		if !errors.Is(err, kafka.UnknownTopicOrPartition) || attempt == 50 {
+		var we kafka.WriteErrors
+		unknown := errors.Is(err, kafka.UnknownTopicOrPartition) || (errors.As(err, &we) && len(we) > 0 && errors.Is(we[0], kafka.UnknownTopicOrPartition))
+		if !unknown || attempt == 50 {
 			r.t.Fatal(err)
 		}
 		time.Sleep(100 * time.Millisecond)

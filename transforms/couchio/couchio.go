@@ -218,6 +218,12 @@ func (fn *writeFn) flush(ctx context.Context) {
 	start := time.Now()
 	err := fn.st.UpsertSamples(ctx, batch)
 	writeLatency.Update(ctx, time.Since(start).Microseconds())
+	fn.sort(ctx, err)
+}
+
+// sort files the buffer's samples under written or dead by what err (of
+// their write) says, and empties the buffer.
+func (fn *writeFn) sort(ctx context.Context, err error) {
 	failed, ok := store.Failed(err)
 	now := time.Now()
 	nDead := 0

@@ -114,7 +114,7 @@ func (h CNNHandler) Load(ctx context.Context) (Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inference: model registry: %w", err)
 	}
-	am := &activeModel{st: st, poll: c.poll(), fallback: fallback, loaded: map[string]*recognize.Recognizer{def.ID: fallback}}
+	am := &activeModel{st: st, poll: c.poll(), fallback: fallback, loaded: map[string]*recognize.Recognizer{def.ID: fallback}, checking: make(chan struct{}, 1)}
 	am.cur.Store(fallback)
 	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
@@ -169,16 +169,20 @@ func infer(r *recognize.Recognizer, batch [][]preprocess.Digit) ([]recognize.Res
 // process and model id) and swaps it in atomically: a batch runs wholly on
 // one model, and every Result names it. The check runs in the background,
 // unless the last one is older than staleAfter polls (an idle pipeline):
-// then the batch waits for it (at most syncCheckTimeout), so that the first
-// drawing after an activation gets the new model.
+// then the batch waits for it (at most syncCheckTimeout, the wait for a
+// check in flight included), so that the first drawing after an activation
+// gets the new model. While the registry cannot be read (the store is
+// down) no batch waits: the current model goes on serving and checks run in
+// the background until one succeeds.
 type activeModel struct {
 	st       store.Store
 	poll     time.Duration
 	fallback *recognize.Recognizer
 
 	cur      atomic.Pointer[recognize.Recognizer]
-	lastUnix atomic.Int64 // when the last check ended (UnixNano)
-	checking sync.Mutex   // one check at a time
+	lastUnix atomic.Int64  // when the last check ended (UnixNano)
+	failing  atomic.Bool   // the last check could not read the registry
+	checking chan struct{} // holds a token while a check runs (one at a time)
 
 	mu     sync.Mutex
 	loaded map[string]*recognize.Recognizer // by model id
@@ -205,23 +209,30 @@ func (a *activeModel) maybeRefresh(ctx context.Context) {
 	if since < a.poll {
 		return
 	}
-	if since >= staleAfter*a.poll {
+	if since >= staleAfter*a.poll && !a.failing.Load() {
 		// Every batch that finds the last check stale waits for a fresh
-		// one (a check another batch runs now counts, once it ends).
+		// one (a check another batch runs now counts, once it ends), but
+		// never longer than syncCheckTimeout in all.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncCheckTimeout)
 		defer cancel()
-		a.checking.Lock()
-		defer a.checking.Unlock()
+		select {
+		case a.checking <- struct{}{}:
+		case <-cctx.Done():
+			return
+		}
+		defer func() { <-a.checking }()
 		if time.Since(time.Unix(0, a.lastUnix.Load())) >= staleAfter*a.poll {
 			a.check(cctx)
 		}
 		return
 	}
-	if !a.checking.TryLock() {
-		return
+	select {
+	case a.checking <- struct{}{}:
+	default:
+		return // a check runs
 	}
 	go func() {
-		defer a.checking.Unlock()
+		defer func() { <-a.checking }()
 		cctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 		defer cancel()
 		a.check(cctx)
@@ -230,8 +241,12 @@ func (a *activeModel) maybeRefresh(ctx context.Context) {
 
 // refresh runs one check now (waiting for one in flight).
 func (a *activeModel) refresh(ctx context.Context) {
-	a.checking.Lock()
-	defer a.checking.Unlock()
+	select {
+	case a.checking <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-a.checking }()
 	a.check(ctx)
 }
 
@@ -242,6 +257,7 @@ func (a *activeModel) check(ctx context.Context) {
 	cur := a.cur.Load()
 	want := a.fallback
 	info, err := a.st.ActiveModel(ctx)
+	a.failing.Store(err != nil && !errors.Is(err, store.ErrNotFound))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// An empty registry (or none active): the shipped model.

@@ -2,6 +2,7 @@ package inference
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"github.com/stratusml/stratus/model"
 	"github.com/stratusml/stratus/model/mnist"
 	"github.com/stratusml/stratus/model/preprocess"
+	"github.com/stratusml/stratus/model/recognize"
 	"github.com/stratusml/stratus/store"
 	"github.com/stratusml/stratus/store/memstore"
 	"github.com/stratusml/stratus/store/storetest"
@@ -199,5 +201,49 @@ func TestCNNHandlerModelByID(t *testing.T) {
 	}
 	if _, err := (CNNHandler{Config: CNNConfig{Model: "cnn2-v1-000000000000", StoreURL: url}}).Load(ctx); err == nil {
 		t.Fatal("unknown model id: want an error")
+	}
+}
+
+// downStore is a registry that is down: every call waits, then fails.
+type downStore struct {
+	store.Store
+	wait time.Duration
+}
+
+func (d downStore) ActiveModel(ctx context.Context) (store.ModelInfo, error) {
+	select {
+	case <-time.After(d.wait):
+	case <-ctx.Done():
+	}
+	return store.ModelInfo{}, errors.New("store down")
+}
+
+// TestCNNHandlerStoreDown: while the registry cannot be read, batches are
+// answered by the current model without waiting for it (at most one wait of
+// syncCheckTimeout when the outage begins).
+func TestCNNHandlerStoreDown(t *testing.T) {
+	ctx := context.Background()
+	def, err := model.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := recognize.New(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &activeModel{st: downStore{wait: 10 * time.Second}, poll: 10 * time.Millisecond, fallback: rec,
+		loaded: map[string]*recognize.Recognizer{def.ID: rec}, checking: make(chan struct{}, 1)}
+	a.cur.Store(rec)
+	digits := someDigits(t, 1)
+	start := time.Now()
+	for i := 0; i < 50; i++ {
+		res, err := a.Infer(ctx, digits)
+		if err != nil || res[0].Model != def.ID {
+			t.Fatalf("batch %d: %v %v", i, res, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if took := time.Since(start); took > syncCheckTimeout+2*time.Second {
+		t.Fatalf("50 batches took %v with the store down: they waited for it", took)
 	}
 }

@@ -39,6 +39,10 @@ const (
 	DefaultMaxBundleRecords = 1000
 	// DefaultBatchTimeout is WriteConfig.BatchTimeout's default.
 	DefaultBatchTimeout = time.Millisecond
+	// DefaultRetryFor is WriteConfig.RetryFor's default.
+	DefaultRetryFor = 2 * time.Minute
+	// DefaultBatchBytes is WriteConfig.BatchBytes's default.
+	DefaultBatchBytes = 8 << 20
 	// DefaultBatchSize is WriteConfig.BatchSize's default.
 	DefaultBatchSize = 100
 	// DefaultWriteTimeout is WriteConfig.WriteTimeout's default.
@@ -260,7 +264,13 @@ type WriteConfig struct {
 	BatchTimeout time.Duration
 	// BatchSize is the most messages per produce batch. Default 100.
 	BatchSize int
-	// BatchBytes is the most bytes per produce batch. Default kafka-go's 1 MiB.
+	// RetryFor is how long a flush keeps retrying records the brokers did
+	// not take for a passing reason (unreachable, restarting, a leader
+	// moving) before the bundle fails. Default 2 minutes.
+	RetryFor time.Duration
+	// BatchBytes is the most bytes per produce batch, and so the largest
+	// record (kafka-go refuses a bigger one). Default 8 MiB: records of
+	// Stratus carry PNGs of up to 2 MiB in base64 JSON.
 	BatchBytes int64
 	// Compression of produced batches. Default none.
 	Compression Compression
@@ -339,6 +349,12 @@ func (cfg WriteConfig) withDefaults() WriteConfig {
 	}
 	if c.FlushRecords == 0 {
 		c.FlushRecords = DefaultFlushRecords
+	}
+	if c.BatchBytes == 0 {
+		c.BatchBytes = DefaultBatchBytes
+	}
+	if c.RetryFor == 0 {
+		c.RetryFor = DefaultRetryFor
 	}
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"log/slog"
+	"net"
 	"os"
 	"reflect"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 func TestMain(m *testing.M) {
@@ -152,8 +154,9 @@ func TestWriteRecordNeedsATopic(t *testing.T) {
 }
 
 func TestWriteFailureFailsTheBundle(t *testing.T) {
-	// Nothing listens on port 1: the flush must return an error, promptly.
-	fn := &writeKVFn{Config: WriteConfig{Brokers: []string{"127.0.0.1:1"}, Topic: "t", MaxAttempts: 1, WriteTimeout: time.Second}.withDefaults()}
+	// Nothing listens on port 1: the flush must return an error once
+	// RetryFor has passed.
+	fn := &writeKVFn{Config: WriteConfig{Brokers: []string{"127.0.0.1:1"}, Topic: "t", MaxAttempts: 1, WriteTimeout: time.Second, RetryFor: time.Second}.withDefaults()}
 	fn.Setup()
 	defer fn.Teardown()
 	fn.StartBundle()
@@ -203,4 +206,45 @@ func fmtAny(v any) string {
 		return s
 	}
 	return reflect.ValueOf(v).String()
+}
+
+// TestWriteWaitsForTheBroker: a broker that is down when the bundle ends
+// (restarting) is waited for: the flush succeeds once it is back.
+func TestWriteWaitsForTheBroker(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // down, for now
+	fn := &writeKVFn{Config: WriteConfig{Brokers: []string{ln.Addr().String()}, Topic: "t", MaxAttempts: 1, WriteTimeout: time.Second}.withDefaults()}
+	if err := fn.Setup(); err != nil {
+		t.Fatal(err)
+	}
+	defer fn.Teardown()
+	fn.StartBundle()
+	if err := fn.ProcessElement(context.Background(), []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- fn.FinishBundle(context.Background()) }()
+	time.Sleep(1500 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("the flush ended while the broker was down: %v", err)
+	default:
+	}
+	c, err := kfake.NewCluster(kfake.Ports(port), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the flush failed after the broker came back: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the flush did not finish within 30 s of the broker coming back")
+	}
 }

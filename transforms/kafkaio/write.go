@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
@@ -109,21 +111,64 @@ func (wr *writer) add(ctx context.Context, m kafka.Message) error {
 	return nil
 }
 
-// flush writes the buffer and waits for the broker's acknowledgements.
+// flush writes the buffer and waits for the broker's acknowledgements. A
+// broker that is unreachable or answers with a retriable error (it is
+// restarting, a leader moves) is retried, the failed messages only, with
+// backoff, for up to RetryFor: the bundle waits rather than fails.
 func (wr *writer) flush(ctx context.Context) error {
 	if len(wr.buf) == 0 {
 		return nil
 	}
 	msgs := wr.buf
 	wr.buf = nil
-	w := wr.w
-	if len(msgs) == 1 {
-		w = wr.lone
+	deadline := time.Now().Add(wr.cfg.RetryFor)
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		w := wr.w
+		if len(msgs) == 1 {
+			w = wr.lone
+		}
+		err := w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return nil
+		}
+		again, retriable := failedMessages(msgs, err)
+		if !retriable || ctx.Err() != nil || time.Now().After(deadline) {
+			return fmt.Errorf("kafkaio: writing %d messages%s (attempt %d): %w", len(msgs), topicSuffix(wr.cfg.Topic), attempt, err)
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			slog.Warn("kafkaio: Kafka is not taking records; retrying", "records", len(again), "attempt", attempt, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafkaio: writing %d messages%s: %w", len(msgs), topicSuffix(wr.cfg.Topic), ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+		msgs = again
 	}
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("kafkaio: writing %d messages%s: %w", len(msgs), topicSuffix(wr.cfg.Topic), err)
+}
+
+// failedMessages returns the messages err says were not written, and
+// whether every failure is worth retrying (the broker unreachable or
+// answering with a retriable error); a record the broker refuses for good
+// (too large, a bad topic) is not.
+func failedMessages(msgs []kafka.Message, err error) ([]kafka.Message, bool) {
+	var we kafka.WriteErrors
+	if !errors.As(err, &we) || len(we) != len(msgs) {
+		return msgs, retriable(err)
 	}
-	return nil
+	var out []kafka.Message
+	for i, e := range we {
+		if e == nil {
+			continue
+		}
+		if !retriable(e) {
+			return nil, false
+		}
+		out = append(out, msgs[i])
+	}
+	return out, len(out) > 0
 }
 
 // teardown closes the Writer.
