@@ -146,6 +146,11 @@ func checkStored(t *testing.T, d *deployment, outs []outcome) {
 	if n < len(want)+1 || n > len(want)+1+unsure {
 		t.Errorf("%d documents for %d events taken (+1 warm-up, + at most %d of failed requests)", n, len(want), unsure)
 	}
+	statuses := map[int]int{}
+	for _, o := range outs {
+		statuses[o.status]++
+	}
+	t.Logf("answers by HTTP status (0: none): %v", statuses)
 	t.Logf("%d documents: %d events taken, the warm-up, and %d of %d requests that failed", n, len(want), n-len(want)-1, unsure)
 }
 

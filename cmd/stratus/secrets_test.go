@@ -36,6 +36,12 @@ func TestSecretsStayOutOfOutput(t *testing.T) {
 		{"Kafka SASL password file", []string{"serve", "--couchdb", "file://" + dir + "/store", "--kafka", "127.0.0.1:1", "--kafka-sasl", "plain", "--kafka-user", "u", "--kafka-password-file", kafkaPW}, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if raceEnabled && tc.args[0] == "stream" {
+				// Beam Go v2.77.0's SDK harness races with itself when a job
+				// is cancelled (harness.go, datamgr.go); the integration step
+				// of scripts/test.sh runs this case without -race.
+				t.Skip("runs a pipeline in process: only without -race")
+			}
 			var out, errb bytes.Buffer
 			env := &environment{stdout: &out, stderr: &errb, getenv: func(k string) string { return tc.env[k] },
 				log: slog.New(slog.NewTextHandler(&errb, nil))}
