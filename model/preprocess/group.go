@@ -118,17 +118,24 @@ type part struct {
 	mass           float64
 	// thin marks a part drawn much finer than the rest of the drawing (a
 	// stray line at the edge of a scanned digit, a faint trace): liberal
-	// grouping lets it join a digit near it, as a short part would.
-	thin bool
+	// grouping lets it join a digit near it, as a short part would. A
+	// union of parts is thin when thin parts hold most of its mass
+	// (thinMass).
+	thin     bool
+	thinMass float64
 }
 
 func (p part) w() float64  { return p.x1 - p.x0 }
 func (p part) h() float64  { return p.y1 - p.y0 }
 func (p part) cx() float64 { return (p.x0 + p.x1) / 2 }
 
-// union is the box of both parts, their masses added.
+// union is the box of both parts, their masses added; it is thin when
+// thin parts hold most of its mass.
 func (p part) union(q part) part {
-	return part{min(p.x0, q.x0), min(p.y0, q.y0), max(p.x1, q.x1), max(p.y1, q.y1), p.mass + q.mass, p.thin && q.thin}
+	u := part{x0: min(p.x0, q.x0), y0: min(p.y0, q.y0), x1: max(p.x1, q.x1), y1: max(p.y1, q.y1),
+		mass: p.mass + q.mass, thinMass: p.thinMass + q.thinMass}
+	u.thin = p.thin && q.thin || u.mass > 0 && 2*u.thinMass > u.mass
+	return u
 }
 
 // gap is the distance between the boxes of p and q, 0 when they overlap.

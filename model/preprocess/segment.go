@@ -345,7 +345,9 @@ func segmentPlane(pl *inkPlane, origin image.Point) ([]Digit, error) {
 	sub := make([]part, len(keep))
 	for i, k := range keep {
 		sub[i] = ps[k]
-		sub[i].thin = widths[k] < thinPiece*pen
+		if sub[i].thin = widths[k] < thinPiece*pen; sub[i].thin {
+			sub[i].thinMass = sub[i].mass
+		}
 	}
 	line := lineHeight(sub)
 	segs := segmentParts(sub)

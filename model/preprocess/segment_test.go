@@ -330,3 +330,28 @@ func TestSegmentLimits(t *testing.T) {
 		checkRuns(t, &ds[i])
 	}
 }
+
+// TestPartUnionThin: a union of parts is thin when thin parts hold most of
+// its mass (a stray line broken into a thin trace and a small blob), not
+// only when all of them are thin.
+func TestPartUnionThin(t *testing.T) {
+	thinPart := func(mass float64) part { return part{x1: 1, y1: 10, mass: mass, thin: true, thinMass: mass} }
+	thick := func(mass float64) part { return part{x1: 3, y1: 3, mass: mass} }
+	for _, c := range []struct {
+		name string
+		a, b part
+		want bool
+	}{
+		{"both thin", thinPart(5), thinPart(5), true},
+		{"mostly thin", thinPart(50), thick(26), true},
+		{"mostly thick", thinPart(20), thick(26), false},
+		{"both thick", thick(5), thick(5), false},
+	} {
+		if got := c.a.union(c.b).thin; got != c.want {
+			t.Errorf("%s: thin %v, want %v", c.name, got, c.want)
+		}
+		if got := c.b.union(c.a).thin; got != c.want {
+			t.Errorf("%s, the other way: thin %v, want %v", c.name, got, c.want)
+		}
+	}
+}

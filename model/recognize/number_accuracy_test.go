@@ -62,17 +62,16 @@ func (s score) exactRate() float64 { return float64(s.exact) / float64(s.numbers
 func (s score) digitRate() float64 { return float64(s.right) / float64(s.digits) }
 
 // The figures TestNumberAccuracy requires of whole numbers (README, "Whole
-// numbers"). The issue asks for 97% of numbers exactly right and 99% of
-// digits; the shipped model reads only 97.8% of these numbers right (99.44%
-// of their digits) when each digit is drawn by itself, so what is asserted
-// for exact numbers is what segmentation reaches: at most a point and a half
-// below the digits read alone, 96.5% for pictures. Strokes traced along the
-// skeletons of MNIST digits lose more on their own (the model reads 98.6%
-// of them alone): their floors are lower, and so is how much
-// segmentation may lose.
+// numbers"), each just under what was measured. The issue asks for 97% of
+// numbers exactly right and 99% of digits; pictures meet both. The numbers'
+// digits each drawn alone (read by the same reader: batched as one drawing,
+// with number mode's test-time variants) bound what segmentation can reach,
+// and the floors bound how much it may lose against them. Strokes traced
+// along the skeletons of MNIST digits lose more on their own (the model
+// reads 98.8% of them alone): their floors are lower.
 var numberFloors = map[string]struct{ exact, digit, exactLoss, digitLoss float64 }{
-	"pictures": {exact: 0.965, digit: 0.99, exactLoss: 0.015, digitLoss: 0.004},
-	"strokes":  {exact: 0.94, digit: 0.983, exactLoss: 0.01, digitLoss: 0.002},
+	"pictures": {exact: 0.97, digit: 0.992, exactLoss: 0.012, digitLoss: 0.003},
+	"strokes":  {exact: 0.948, digit: 0.987, exactLoss: 0.006, digitLoss: 0.002},
 }
 
 // TestNumberAccuracy writes 500 numbers of 2–6 MNIST test digits (see
@@ -122,7 +121,8 @@ func TestNumberAccuracy(t *testing.T) {
 				}
 				batch[i], errs[i] = draw(sc, ModeNumber)
 				// The same digits, each drawn alone: what the model reads
-				// when segmentation is perfect.
+				// when segmentation is perfect (one drawing of several
+				// digits, so read with number mode's variants).
 				for gi := range sc.glyphs {
 					one := sc.alone(gi)
 					d, err := draw(&one, ModeDigit)

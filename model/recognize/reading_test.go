@@ -3,6 +3,7 @@ package recognize
 import (
 	"image"
 	"image/draw"
+	"math"
 	"reflect"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/image/math/fixed"
 
 	"github.com/stratusml/stratus/model"
+	"github.com/stratusml/stratus/model/infer"
 	"github.com/stratusml/stratus/model/mnist"
 	"github.com/stratusml/stratus/model/preprocess"
 )
@@ -119,6 +121,97 @@ func TestRecognizeFontNumbers(t *testing.T) {
 					t.Errorf("%s %s: boxes %+v and %+v not left to right", f.name, number, a, b)
 				}
 			}
+		}
+	}
+}
+
+func TestShift(t *testing.T) {
+	var src, dst preprocess.Image28
+	src[5*model.Side+7] = 200
+	src[27*model.Side+27] = 9 // moved out of the frame
+	shift(1, -1)(&src, &dst)
+	for p, v := range dst {
+		want := uint8(0)
+		if p == 4*model.Side+8 {
+			want = 200
+		}
+		if v != want {
+			t.Fatalf("pixel (%d, %d) = %d, want %d", p%model.Side, p/model.Side, v, want)
+		}
+	}
+}
+
+// TestRecognizeNumberVariants: the candidates of a drawing of several
+// digits that the forward pass is unsure of get the softmax of the mean
+// logits of their input and its variants; the others keep the forward
+// pass's probabilities.
+func TestRecognizeNumberVariants(t *testing.T) {
+	test, err := mnist.Test("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := shipped(t)
+	vs := numberVariants()
+	if len(vs) != 8 {
+		t.Fatalf("%d variants, want 8", len(vs))
+	}
+	var number []preprocess.Digit
+	for i := range 3 {
+		number = append(number, preprocess.Digit{Input: preprocess.Image28(test.Images[i])})
+	}
+	// A faint copy of the first digit: a digit the network is unsure of.
+	faint := number[0]
+	for p := range faint.Input {
+		faint.Input[p] /= 6
+	}
+	number = append(number, faint)
+	for _, all := range []bool{false, true} {
+		rr := *r
+		if all {
+			rr.ttaBelow = 2 // every candidate
+		}
+		res := rr.Recognize([][]preprocess.Digit{number})[0]
+		if len(res.Candidates) != len(number) {
+			t.Fatalf("%d candidates, want %d", len(res.Candidates), len(number))
+		}
+		reread := 0
+		for k, d := range number {
+			ins := []preprocess.Image28{d.Input}
+			for _, v := range vs {
+				var im preprocess.Image28
+				v(&d.Input, &im)
+				ins = append(ins, im)
+			}
+			x := make([]float32, len(ins)*model.Pixels)
+			for i := range ins {
+				r.net.Normalize(ins[i][:], x[i*model.Pixels:(i+1)*model.Pixels])
+			}
+			l := make([]float32, len(ins)*model.Classes)
+			r.net.Logits(x, len(ins), l)
+			own := append([]float32(nil), l[:model.Classes]...)
+			infer.Softmax(own)
+			want := own
+			if all || own[model.Argmax(own)] < ttaBelow {
+				reread++
+				want = make([]float32, model.Classes)
+				for i := range ins {
+					for c := range want {
+						want[c] += l[i*model.Classes+c] / float32(len(ins))
+					}
+				}
+				infer.Softmax(want)
+			}
+			for c, p := range res.Candidates[k].Probabilities {
+				if math.Abs(float64(p-want[c])) > 1e-4 {
+					t.Fatalf("all %v, digit %d: probabilities %v, want %v", all, k, res.Candidates[k].Probabilities, want)
+				}
+			}
+			if res.Inputs[k] != d.Input {
+				t.Errorf("all %v, digit %d: the input kept is not the digit's", all, k)
+			}
+		}
+		if !all && (reread == 0 || reread == len(number)) {
+			t.Errorf("%d of %d digits read again, want some but not all", reread, len(number))
 		}
 	}
 }
