@@ -314,6 +314,8 @@ func TestStreamMetricsIntegration(t *testing.T) {
 		`stratus_pipeline_distribution_count{name="inference_batch_size",namespace="stratus.inference"}`,
 		`stratus_pipeline_distribution_sum{name="write_latency_micros",namespace="couchio.Write"}`,
 		`stratus_kafka_consumer_lag{group=`,
+		`stratus_kafka_consumer_lag_up{group="it-metrics-`,
+		`-store",topic="it.metrics.`,
 		`stratus_pipeline_metrics_up 1`,
 	}
 	// Beam commits a bundle's metrics when the bundle ends: the last events

@@ -70,9 +70,11 @@ func runStream(ctx context.Context, env *environment, args []string) error {
 	defer job.Close()
 	if *metricsAddr != "" {
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(beamprom.New(job, env.log), kafkaio.NewLagCollector(kafkaio.ReadConfig{
+		reg.MustRegister(beamprom.New(job, env.log), kafkaio.NewLagCollector(env.log, kafkaio.ReadConfig{
 			Brokers: cfg.Brokers, Topic: cfg.CanvasTopic, GroupID: cfg.GroupID, Security: cfg.KafkaSecurity,
-		}, env.log))
+		}, kafkaio.ReadConfig{
+			Brokers: cfg.Brokers, Topic: cfg.SamplesTopic, GroupID: cfg.StoreGroupID(), Security: cfg.KafkaSecurity,
+		}))
 		stop, err := serveMetrics(*metricsAddr, reg, env.log)
 		if err != nil {
 			return err

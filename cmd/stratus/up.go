@@ -89,7 +89,7 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	p, s := beam.NewPipelineWithRoot()
 	pcfg := stream.Config{
 		Brokers: []string{brokerAddr}, StoreURL: storeURL, ModelPath: *modelRef, StartFrom: kafkaio.StartEarliest,
-		GroupID: "stratus-stream", CanvasTopic: message.TopicCanvas,
+		GroupID: "stratus-stream", CanvasTopic: message.TopicCanvas, SamplesTopic: message.TopicSamples,
 	}
 	if err := stream.Build(s, pcfg); err != nil {
 		return err
@@ -128,9 +128,11 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	// frontend's, as `stratus stream --metrics-listen` does.
 	fcfg := ff.config(rr, st, log, pipelineRunning)
 	fcfg.Registry = prometheus.NewRegistry()
-	fcfg.Registry.MustRegister(beamprom.New(job, log), kafkaio.NewLagCollector(kafkaio.ReadConfig{
+	fcfg.Registry.MustRegister(beamprom.New(job, log), kafkaio.NewLagCollector(log, kafkaio.ReadConfig{
 		Brokers: pcfg.Brokers, Topic: pcfg.CanvasTopic, GroupID: pcfg.GroupID,
-	}, log))
+	}, kafkaio.ReadConfig{
+		Brokers: pcfg.Brokers, Topic: pcfg.SamplesTopic, GroupID: pcfg.StoreGroupID(),
+	}))
 	srv, err := frontend.New(fcfg)
 	if err != nil {
 		return err

@@ -152,7 +152,7 @@ func TestUpIntegration(t *testing.T) {
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		_, m := get(context.Background(), up.url+"/metrics")
 		missing := ""
-		for _, w := range []string{`stratus_frontend_predictions_total{`, `stratus_pipeline_metrics_up 1`, `stratus_pipeline_counter_total{name="events_in",namespace="stratus.stream"} `, `stratus_kafka_consumer_lag{group="stratus-stream",partition="0",topic="stratus.canvas"}`} {
+		for _, w := range []string{`stratus_frontend_predictions_total{`, `stratus_pipeline_metrics_up 1`, `stratus_pipeline_counter_total{name="events_in",namespace="stratus.stream"} `, `stratus_kafka_consumer_lag{group="stratus-stream",partition="0",topic="stratus.canvas"}`, `stratus_kafka_consumer_lag{group="stratus-stream-store",partition="0",topic="stratus.samples"}`} {
 			if !strings.Contains(string(m), w) {
 				missing = w
 			}

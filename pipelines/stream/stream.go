@@ -100,6 +100,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// StoreGroupID is the consumer group of the store branch, which reads the
+// samples topic (the outbox) and writes CouchDB: GroupID + "-store".
+func (c Config) StoreGroupID() string { return c.withDefaults().GroupID + "-store" }
+
 // Build adds the streaming pipeline to s.
 func Build(s beam.Scope, cfg Config) error {
 	cfg = cfg.withDefaults()
@@ -134,7 +138,7 @@ func Build(s beam.Scope, cfg Config) error {
 	// of what its group has not committed.
 	ss := s.Scope("Store")
 	stored := kafkaio.Read(ss, kafkaio.ReadConfig{
-		Brokers: cfg.Brokers, Topic: cfg.SamplesTopic, GroupID: cfg.GroupID + "-store", StartFrom: kafkaio.StartEarliest,
+		Brokers: cfg.Brokers, Topic: cfg.SamplesTopic, GroupID: cfg.StoreGroupID(), StartFrom: kafkaio.StartEarliest,
 		PollTimeout: cfg.PollTimeout, Security: cfg.KafkaSecurity,
 	})
 	toStore, undecodable := beam.ParDo2(ss, decodeSample, stored)
