@@ -19,7 +19,6 @@ import (
 
 	"github.com/stratusml/stratus/frontend/reqreply"
 	"github.com/stratusml/stratus/message"
-	"github.com/stratusml/stratus/model"
 	"github.com/stratusml/stratus/model/preprocess"
 	"github.com/stratusml/stratus/model/recognize"
 	"github.com/stratusml/stratus/store"
@@ -102,11 +101,7 @@ type testRig struct {
 
 func newTestRig(t testing.TB, tweak func(*Config)) *testRig {
 	t.Helper()
-	m, err := model.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := recognize.New(m)
+	rec, err := recognize.Default()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/stratusml/stratus/internal/testenv"
-	"github.com/stratusml/stratus/model"
 	"github.com/stratusml/stratus/model/mnist"
 	"github.com/stratusml/stratus/model/preprocess"
 	"github.com/stratusml/stratus/model/recognize"
@@ -163,11 +162,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // reads right offline, so that the browser test checks the page, not the
 // model.
 func digitsThatDraw(t *testing.T, set *mnist.Set, n int) []int {
-	m, err := model.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := recognize.New(m)
+	rec, err := recognize.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,11 +411,7 @@ func numberX(w float64, k int) float64 { return w*0.03 + float64(k)*w/3.2 }
 // offline, so that the test checks the page and the pipeline, not the
 // model.
 func numberThatDraws(t *testing.T, set *mnist.Set, w float64) ([]int, string) {
-	m, err := model.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := recognize.New(m)
+	rec, err := recognize.Default()
 	if err != nil {
 		t.Fatal(err)
 	}

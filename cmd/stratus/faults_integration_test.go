@@ -154,6 +154,47 @@ func checkStored(t *testing.T, d *deployment, outs []outcome) {
 	t.Logf("%d documents: %d events taken, the warm-up, and %d of %d requests that failed", n, len(want), n-len(want)-1, unsure)
 }
 
+// faultDeployment starts a stream and one frontend replica on the shared
+// components, waits for it to be ready and warms it up.
+func faultDeployment(t *testing.T, name, replica string) (*deployment, string) {
+	t.Helper()
+	d := deploy(t, name)
+	_, url := d.replica(t, replica)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	waitReady(t, ctx, url)
+	warmUp(t, url)
+	return d, url
+}
+
+// waitAnswers waits up to 2 minutes for 50 answers (200) to requests sent
+// after since.
+func (tr *traffic) waitAnswers(t *testing.T, since time.Time, after string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		tr.mu.Lock()
+		n := between(tr.outcomes, since, time.Now().Add(time.Hour), 200)
+		tr.mu.Unlock()
+		if n >= 50 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("answers did not resume within 2 minutes of %s", after)
+		}
+	}
+}
+
+// notAnswered counts the outcomes that are not a 200.
+func notAnswered(outs []outcome) int {
+	n := 0
+	for _, o := range outs {
+		if o.status != 200 {
+			n++
+		}
+	}
+	return n
+}
+
 func warmUp(t *testing.T, url string) {
 	t.Helper()
 	set, _ := mnist.Test("")
@@ -171,12 +212,7 @@ func TestFaultCouchDBDown(t *testing.T) {
 	persist := []string{"STRATUS_COUCHDB_DATA=" + data}
 	local(t, persist, "couchdb.sh", "restart") // on disk, so that a stop keeps what was stored
 	t.Cleanup(func() { local(t, nil, "couchdb.sh", "restart") })
-	d := deploy(t, "couchdown")
-	_, url := d.replica(t, "replica-c")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	waitReady(t, ctx, url)
-	warmUp(t, url)
+	d, url := faultDeployment(t, "couchdown", "replica-c")
 
 	tr := startTraffic(t, url, 4, 50*time.Millisecond)
 	time.Sleep(5 * time.Second)
@@ -189,11 +225,8 @@ func TestFaultCouchDBDown(t *testing.T) {
 	outs := tr.end()
 
 	during := between(outs, down, up, 200)
-	failed := 0
+	failed := notAnswered(outs)
 	for _, o := range outs {
-		if o.status != 200 {
-			failed++
-		}
 		if o.status == 200 && o.digits != strconv.Itoa(o.label) {
 			t.Errorf("a wrong answer %s for a %d", o.digits, o.label)
 		}
@@ -212,39 +245,16 @@ func TestFaultCouchDBDown(t *testing.T) {
 // middle of a stream. Requests during the restart may fail; every event the
 // frontend took is answered or stored, once.
 func TestFaultKafkaRestart(t *testing.T) {
-	d := deploy(t, "kafkarestart")
-	_, url := d.replica(t, "replica-k")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	waitReady(t, ctx, url)
-	warmUp(t, url)
+	d, url := faultDeployment(t, "kafkarestart", "replica-k")
 
 	tr := startTraffic(t, url, 4, 50*time.Millisecond)
 	time.Sleep(5 * time.Second)
 	restart := time.Now()
 	local(t, []string{"STRATUS_KAFKA_KEEP_DATA=1"}, "kafka.sh", "restart")
 	back := time.Now()
-	// Answers resume after the restart.
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		tr.mu.Lock()
-		n := between(tr.outcomes, back.Add(2*time.Second), time.Now().Add(time.Hour), 200)
-		tr.mu.Unlock()
-		if n >= 50 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("answers did not resume within 2 minutes of the broker's restart")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	tr.waitAnswers(t, back.Add(2*time.Second), "the broker's restart")
 	outs := tr.end()
-	failed := 0
-	for _, o := range outs {
-		if o.status != 200 {
-			failed++
-		}
-	}
+	failed := notAnswered(outs)
 	t.Logf("%d requests, %d failed or late around a %v broker restart", len(outs), failed, back.Sub(restart).Round(time.Millisecond))
 	checkStored(t, d, outs)
 }
@@ -253,32 +263,14 @@ func TestFaultKafkaRestart(t *testing.T) {
 // middle of a stream and started again with the same consumer group; every
 // event taken is stored once (replays are idempotent).
 func TestFaultPipelineKilled(t *testing.T) {
-	d := deploy(t, "pipekill")
-	_, url := d.replica(t, "replica-p")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	waitReady(t, ctx, url)
-	warmUp(t, url)
+	d, url := faultDeployment(t, "pipekill", "replica-p")
 
 	tr := startTraffic(t, url, 4, 50*time.Millisecond)
 	time.Sleep(5 * time.Second)
 	d.stream.kill(syscall.SIGKILL)
 	time.Sleep(3 * time.Second)
 	d.restartStream(t)
-	deadline := time.Now().Add(2 * time.Minute)
-	back := time.Now()
-	for {
-		tr.mu.Lock()
-		n := between(tr.outcomes, back, time.Now().Add(time.Hour), 200)
-		tr.mu.Unlock()
-		if n >= 50 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("answers did not resume within 2 minutes of the pipeline's restart")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	tr.waitAnswers(t, time.Now(), "the pipeline's restart")
 	outs := tr.end()
 	t.Logf("%d requests around a SIGKILL of the pipeline", len(outs))
 	checkStored(t, d, outs)

@@ -22,7 +22,6 @@ import (
 
 	"github.com/stratusml/stratus/internal/testenv"
 	"github.com/stratusml/stratus/message"
-	"github.com/stratusml/stratus/model"
 	"github.com/stratusml/stratus/model/mnist"
 	"github.com/stratusml/stratus/model/recognize"
 	"github.com/stratusml/stratus/store"
@@ -44,11 +43,7 @@ func get(ctx context.Context, url string) (int, []byte) {
 // as pictures, so that a wrong answer through the system is the system's
 // fault, not the model's.
 func picturesThatRead(t *testing.T, set *mnist.Set, n int) []int {
-	m, err := model.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := recognize.New(m)
+	rec, err := recognize.Default()
 	if err != nil {
 		t.Fatal(err)
 	}

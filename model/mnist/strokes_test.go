@@ -3,7 +3,6 @@ package mnist_test
 import (
 	"testing"
 
-	"github.com/stratusml/stratus/model"
 	"github.com/stratusml/stratus/model/mnist"
 	"github.com/stratusml/stratus/model/preprocess"
 	"github.com/stratusml/stratus/model/recognize"
@@ -16,11 +15,7 @@ func TestStrokesAreTheDigit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := model.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := recognize.New(m)
+	rec, err := recognize.Default()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,6 +74,16 @@ type Recognizer struct {
 	ttaBelow float32   // and the confidence under which they are used
 }
 
+// Default returns a Recognizer of the model shipped in the binary
+// (model.Default).
+func Default() (*Recognizer, error) {
+	m, err := model.Default()
+	if err != nil {
+		return nil, err
+	}
+	return New(m)
+}
+
 // New prepares a Recognizer for m.
 func New(m *model.Model) (*Recognizer, error) {
 	net, err := infer.New(m)

@@ -194,24 +194,29 @@ func (fn *answerFn) ProcessElement(ctx context.Context, ts beam.EventTime, r inf
 	if err != nil {
 		return fmt.Errorf("stream: encode prediction %s: %w", r.Key, err)
 	}
-	doc, err := json.Marshal(sample)
+	rec, err := sampleRecord(fn.SamplesTopic, &sample)
 	if err != nil {
-		return fmt.Errorf("stream: encode sample %s: %w", r.Key, err)
+		return err
 	}
 	emitReply(ts, kafkaio.Record{Topic: fn.PredictionsTopic, Key: []byte(env.Event.ReplyTo), Value: value})
-	emitSample(ts, kafkaio.Record{Topic: fn.SamplesTopic, Key: []byte(sample.ID), Value: doc})
+	emitSample(ts, rec)
 	return nil
+}
+
+// sampleRecord is smp's record of the samples topic (keyed by its id).
+func sampleRecord(topic string, smp *store.Sample) (kafkaio.Record, error) {
+	doc, err := json.Marshal(smp)
+	if err != nil {
+		return kafkaio.Record{}, fmt.Errorf("stream: encode sample %s: %w", smp.ID, err)
+	}
+	return kafkaio.Record{Topic: topic, Key: []byte(smp.ID), Value: doc}, nil
 }
 
 // sampleRecordFn turns a sample back into its record of the samples topic.
 type sampleRecordFn struct{ Topic string }
 
 func (fn *sampleRecordFn) ProcessElement(smp store.Sample) (kafkaio.Record, error) {
-	doc, err := json.Marshal(smp)
-	if err != nil {
-		return kafkaio.Record{}, fmt.Errorf("stream: encode sample %s: %w", smp.ID, err)
-	}
-	return kafkaio.Record{Topic: fn.Topic, Key: []byte(smp.ID), Value: doc}, nil
+	return sampleRecord(fn.Topic, &smp)
 }
 
 // decodeSample reads a sample record of the samples topic; one that does

@@ -211,14 +211,20 @@ func (fn *writeFn) flush(ctx context.Context) {
 	if len(fn.buf) == 0 {
 		return
 	}
+	fn.sort(ctx, fn.upsert(ctx, ctx))
+}
+
+// upsert writes the buffer's samples under wctx and records the write's
+// latency in the bundle's metrics (ctx).
+func (fn *writeFn) upsert(ctx, wctx context.Context) error {
 	batch := make([]store.Sample, len(fn.buf))
 	for i := range fn.buf {
 		batch[i] = fn.buf[i].s
 	}
 	start := time.Now()
-	err := fn.st.UpsertSamples(ctx, batch)
+	err := fn.st.UpsertSamples(wctx, batch)
 	writeLatency.Update(ctx, time.Since(start).Microseconds())
-	fn.sort(ctx, err)
+	return err
 }
 
 // sort files the buffer's samples under written or dead by what err (of

@@ -119,12 +119,9 @@ func (fn *waitingWriteFn) FinishBundle(ctx context.Context, emitID func(beam.Eve
 		fn.holdBack(errStoreDown)
 	}
 	if len(fn.buf) > 0 {
-		batch := fn.batch()
 		wctx, cancel := context.WithTimeout(ctx, finishTimeout)
-		start := time.Now()
-		err := fn.st.UpsertSamples(wctx, batch)
+		err := fn.upsert(ctx, wctx)
 		cancel()
-		writeLatency.Update(ctx, time.Since(start).Microseconds())
 		if err != nil {
 			fn.holdBack(err)
 			err = invalidOnly(err)
@@ -143,27 +140,25 @@ var retriedCount = beam.NewCounter("couchio.Write", "retried")
 
 var errStoreDown = errors.New("couchio: the store is down")
 
-// batch returns the buffer's samples.
-func (fn *waitingWriteFn) batch() []store.Sample {
-	out := make([]store.Sample, len(fn.buf))
-	for i := range fn.buf {
-		out[i] = fn.buf[i].s
+// splitPassing splits the buffer into the samples err says failed for a
+// passing reason and the rest (written, or invalid).
+func (fn *waitingWriteFn) splitPassing(err error) (again, done []pendingSample) {
+	for _, p := range fn.buf {
+		if passing(err, p.s.ID) {
+			again = append(again, p)
+		} else {
+			done = append(done, p)
+		}
 	}
-	return out
+	return again, done
 }
 
 // holdBack moves the buffered samples that err says failed for a passing
 // reason from the buffer to the retry list, and marks the store down.
 func (fn *waitingWriteFn) holdBack(err error) {
-	keep := fn.buf[:0]
-	for _, p := range fn.buf {
-		if passing(err, p.s.ID) {
-			fn.retry = append(fn.retry, p)
-			continue
-		}
-		keep = append(keep, p)
-	}
-	fn.buf = keep
+	again, done := fn.splitPassing(err)
+	fn.retry = append(fn.retry, again...)
+	fn.buf = done
 	if len(fn.retry) > 0 && !fn.down.Swap(true) {
 		slog.Warn("couchio: the store is not taking samples; they go back to be written later", "samples", len(fn.retry), "err", err)
 	}
@@ -207,16 +202,8 @@ func invalidOnly(err error) error {
 func (fn *waitingWriteFn) flushUntilStored(ctx context.Context) {
 	wait := 100 * time.Millisecond
 	for attempt := 1; len(fn.buf) > 0; attempt++ {
-		err := fn.st.UpsertSamples(ctx, fn.batch())
-		again := fn.buf[:0]
-		var done []pendingSample
-		for _, p := range fn.buf {
-			if passing(err, p.s.ID) {
-				again = append(again, p)
-			} else {
-				done = append(done, p)
-			}
-		}
+		err := fn.upsert(ctx, ctx)
+		again, done := fn.splitPassing(err)
 		if len(again) == len(fn.buf) && err != nil && attempt%10 == 1 {
 			slog.Warn("couchio: the store is not taking samples; retrying until it does", "samples", len(again), "attempt", attempt, "err", err)
 		}
