@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 )
 
 // brokerAPI is the cluster metadata and offset access the read path needs.
@@ -217,13 +218,18 @@ func retry(ctx context.Context, f func() error) error {
 	return err
 }
 
+// retriable reports whether err is worth retrying: a broker or the network
+// passing through trouble, not a request the broker will always refuse.
 func retriable(err error) bool {
 	var kerr kafka.Error
 	if errors.As(err, &kerr) {
 		return kerr.Temporary() || kerr == kafka.UnknownTopicOrPartition
 	}
 	var nerr net.Error
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+	// kafka-go's client-side errors while its metadata is stale (a broker
+	// restarting, a leader moving) pass too.
+	return errors.Is(err, protocol.ErrNoLeader) || errors.Is(err, protocol.ErrNoPartition) || errors.Is(err, protocol.ErrNoTopic) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.EPIPE) || (errors.As(err, &nerr) && nerr.Timeout())
 }
