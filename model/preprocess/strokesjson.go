@@ -14,11 +14,11 @@ import (
 // limit instead of allocating what it will refuse. It accepts exactly the
 // JSON grammar (RFC 8259), with these rules for points: an object with
 // numeric "x" and "y" and an optional numeric "t" (names matched like
-// encoding/json does, ignoring case; the last of repeated names wins);
-// other members, of any JSON value, are ignored.
-
-// maxSkipDepth bounds the nesting of ignored member values.
-const maxSkipDepth = 64
+// encoding/json does, ignoring case), and nothing else. A repeated name
+// (also "x" beside "X") and any other member are refused, as the event's
+// envelope refuses them: readers that disagree on which of two values
+// counts (the first or the last) must never see the same event, and a
+// member nothing reads is a mistake or a smuggled payload.
 
 // jsonReader reads JSON from data, at offset i.
 type jsonReader struct {
@@ -218,114 +218,38 @@ func (r *jsonReader) hex4() (rune, bool) {
 	return v, true
 }
 
-// literal reads true, false or null.
-func (r *jsonReader) literal() error {
-	for _, w := range []string{"true", "false", "null"} {
-		if strings.HasPrefix(string(r.data[r.i:min(len(r.data), r.i+len(w))]), w) {
-			r.i += len(w)
-			return nil
-		}
-	}
-	return r.errorf("unexpected %q", r.data[r.i])
-}
-
-// skip reads and discards any JSON value.
-func (r *jsonReader) skip(depth int) error {
-	if depth > maxSkipDepth {
-		return r.errorf("values nested deeper than %d", maxSkipDepth)
-	}
-	switch c := r.peek(); {
-	case c == '"':
-		_, err := r.str()
-		return err
-	case c == '-' || (c >= '0' && c <= '9'):
-		_, err := r.number()
-		return err
-	case c == '{':
-		r.i++
-		if r.peek() == '}' {
-			r.i++
-			return nil
-		}
-		for {
-			if _, err := r.str(); err != nil {
-				return err
-			}
-			if err := r.expect(':', "':' is expected after a name"); err != nil {
-				return err
-			}
-			if err := r.skip(depth + 1); err != nil {
-				return err
-			}
-			if r.peek() == '}' {
-				r.i++
-				return nil
-			}
-			if err := r.expect(',', "',' or '}' is expected"); err != nil {
-				return err
-			}
-		}
-	case c == '[':
-		r.i++
-		if r.peek() == ']' {
-			r.i++
-			return nil
-		}
-		for {
-			if err := r.skip(depth + 1); err != nil {
-				return err
-			}
-			if r.peek() == ']' {
-				r.i++
-				return nil
-			}
-			if err := r.expect(',', "',' or ']' is expected"); err != nil {
-				return err
-			}
-		}
-	case c == 0:
-		return r.errorf("unexpected end, a value is expected")
-	default:
-		return r.literal()
-	}
-}
-
 // point reads one {"x":…,"y":…,"t":…} object.
 func (r *jsonReader) point() (Point, error) {
 	if err := r.expect('{', "a point object is expected"); err != nil {
 		return Point{}, err
 	}
-	var p Point
-	var hasX, hasY bool
 	if r.peek() == '}' {
 		r.i++
 		return Point{}, r.errorf("%v", errPointShape)
 	}
+	var p Point
+	var seen [3]bool // x, y, t
+	dst := [3]*float64{&p.X, &p.Y, &p.T}
 	for {
 		name, err := r.str()
 		if err != nil {
 			return Point{}, err
 		}
+		k := pointMember(name)
+		switch {
+		case k < 0:
+			return Point{}, r.errorf("unknown member %s in a point: %v", quoteName(name), errPointShape)
+		case seen[k]:
+			return Point{}, r.errorf("member %s is given twice in a point", quoteName(name))
+		}
+		seen[k] = true
 		if err := r.expect(':', "':' is expected after a name"); err != nil {
 			return Point{}, err
 		}
-		var dst *float64
-		switch {
-		case strings.EqualFold(name, "x"):
-			dst, hasX = &p.X, true
-		case strings.EqualFold(name, "y"):
-			dst, hasY = &p.Y, true
-		case strings.EqualFold(name, "t"):
-			dst = &p.T
-		}
-		if dst != nil {
-			if *dst, err = r.number(); err != nil {
-				if c := r.peek(); c == '"' || c == '{' || c == '[' || c == 't' || c == 'f' || c == 'n' {
-					return Point{}, r.errorf("%q must be a number", name)
-				}
-				return Point{}, err
+		if *dst[k], err = r.number(); err != nil {
+			if c := r.peek(); c == '"' || c == '{' || c == '[' || c == 't' || c == 'f' || c == 'n' {
+				return Point{}, r.errorf("%q must be a number", name)
 			}
-		} else if err := r.skip(1); err != nil {
 			return Point{}, err
 		}
 		if r.peek() == '}' {
@@ -336,10 +260,35 @@ func (r *jsonReader) point() (Point, error) {
 			return Point{}, err
 		}
 	}
-	if !hasX || !hasY {
+	if !seen[0] || !seen[1] {
 		return Point{}, r.errorf("%v", errPointShape)
 	}
 	return p, nil
+}
+
+// pointMember is the index of a point's member name (0 x, 1 y, 2 t),
+// matched as encoding/json matches field names, or -1 for any other name.
+func pointMember(name string) int {
+	for k, want := range [...]string{"x", "y", "t"} {
+		if strings.EqualFold(name, want) {
+			return k
+		}
+	}
+	return -1
+}
+
+// quoteName quotes a member name for an error, cut short: the name comes
+// from the client and can be as long as the body.
+func quoteName(name string) string {
+	const most = 32
+	if len(name) > most {
+		cut := most
+		for cut > 0 && !utf8.RuneStart(name[cut]) {
+			cut--
+		}
+		return strconv.Quote(name[:cut]) + "…"
+	}
+	return strconv.Quote(name)
 }
 
 // errPointShape is what a point without x or y is.
