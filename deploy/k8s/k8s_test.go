@@ -118,7 +118,7 @@ func TestOverlays(t *testing.T) {
 				kinds[o.GVK.Kind]++
 			}
 			for _, k := range []string{"Deployment", "StatefulSet", "Service", "Ingress", "HorizontalPodAutoscaler",
-				"PodDisruptionBudget", "Secret", "NetworkPolicy", "Kafka", "KafkaNodePool", "KafkaTopic", "FlinkDeployment"} {
+				"PodDisruptionBudget", "Secret", "NetworkPolicy", "Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "FlinkDeployment"} {
 				if kinds[k] == 0 {
 					t.Errorf("overlay %s builds no %s", name, k)
 				}
@@ -243,10 +243,30 @@ spec:
           - name: side
             image: s:1
 `
+	const user = `apiVersion: kafka.strimzi.io/v1
+kind: KafkaUser
+metadata:
+  name: u
+  labels: {strimzi.io/cluster: k}
+spec:
+  authentication:
+    type: scram-sha-512
+  authorization:
+    type: simple
+    acls:
+      - resource: {type: topic, name: t, patternType: literal}
+        operations: [Read, Describe]
+`
 	tests := []struct {
 		name, doc, old, new, want string
 	}{
 		{"deployment ok", deployment, "", "", ""},
+		{"user ok", user, "", "", ""},
+		{"user misspelt field", user, "operations: [Read", "operation: [Read", "operation"},
+		{"user bad operation", user, "[Read, Describe]", "[Reed, Describe]", "Reed"},
+		{"user bad resource type", user, "type: topic", "type: topics", "topics"},
+		{"user bad mechanism", user, "type: scram-sha-512", "type: scram-sha-256", "scram-sha-256"},
+		{"user unknown acl field", user, "patternType: literal}", "patternType: literal, principal: x}", "principal"},
 		{"misspelt field", deployment, "replicas: 1", "replcas: 1", `unknown field "spec.replcas"`},
 		{"miscased field", deployment, "containerPort: 8080", "ContainerPort: 8080", "ContainerPort"},
 		{"unknown nested field", deployment, "image: x:1", "image: x:1\n          imagePullPolicyy: Always", "imagePullPolicyy"},
@@ -328,6 +348,44 @@ func TestOverlayRejects(t *testing.T) {
 		{"netpol selects nothing", "base/networkpolicy.yaml", replace("app.kubernetes.io/name: couchdb", "app.kubernetes.io/name: couch"), "matches no pods"},
 		{"flink service account", "base/flink/flinkdeployment.yaml", replace("serviceAccount: stratus-flink", "serviceAccount: flink"), `spec.serviceAccount "flink"`},
 		{"statefulset service", "base/couchdb/statefulset.yaml", replace("serviceName: stratus-couchdb-headless", "serviceName: stratus-couchdb"), "must be a headless Service"},
+
+		// Kafka ACLs (issue 13): who may write answers and samples, read answers.
+		{"frontend writes answers", "base/kafka/users.yaml", replace(frontendPredictions, "name: stratus.predictions, patternType: literal}\n        operations: [Read, Write, Describe]"), "KafkaUser/stratus-dev/stratus-frontend: may write stratus.predictions"},
+		{"frontend writes samples by prefix", "base/kafka/users.yaml", replace(frontendPredictions, frontendPredictions+"\n      - resource: {type: topic, name: stratus.s, patternType: prefix}\n        operations: [Write]"), "stratus-frontend: may write stratus.samples"},
+		{"frontend gets All on answers", "base/kafka/users.yaml", replace(frontendPredictions, "name: stratus.predictions, patternType: literal}\n        operations: [All]"), "stratus-frontend: may write stratus.predictions"},
+		{"frontend on every topic", "base/kafka/users.yaml", replace("name: stratus.canvas, patternType: literal}\n        operations: [Write, Describe]", "name: \"*\", patternType: literal}\n        operations: [Write, Describe]"), "stratus-frontend: may write stratus.deadletter"},
+		{"third user writes dead letters", "base/kafka/users.yaml", func(s string) string { return s + intruder }, "KafkaUser/stratus-dev/ops: may write stratus.deadletter"},
+		{"third user reads answers", "base/kafka/users.yaml", func(s string) string {
+			return s + strings.Replace(intruder, "name: stratus.deadletter, patternType: literal}\n        operations: [Write]", "name: stratus.predictions, patternType: literal}\n        operations: [Read]", 1)
+		}, "KafkaUser/stratus-dev/ops: may read stratus.predictions"},
+		{"pipeline reads answers", "base/kafka/users.yaml", replace("name: stratus.predictions, patternType: literal}\n        operations: [Write, Describe]", "name: stratus.predictions, patternType: literal}\n        operations: [Read, Write, Describe]"), "stratus-stream: may read stratus.predictions"},
+		{"acl on a missing topic", "base/kafka/users.yaml", replace("name: stratus.canvas, patternType: literal}\n        operations: [Read, Describe]", "name: stratus.canvass, patternType: literal}\n        operations: [Read, Describe]"), `has topicName "stratus.canvass"`},
+		{"pipeline misses its store group", "base/kafka/users.yaml", replace("      - resource: {type: group, name: stratus-stream-store, patternType: literal}\n        operations: [Read, Describe]\n", ""), "stratus-stream: needs Read on group stratus-stream-store"},
+		{"frontend cannot write events", "base/kafka/users.yaml", replace("name: stratus.canvas, patternType: literal}\n        operations: [Write, Describe]", "name: stratus.canvas, patternType: literal}\n        operations: [Describe]"), "stratus-frontend: needs Write on topic stratus.canvas"},
+		{"frontend gets a group", "base/kafka/users.yaml", replace(frontendPredictions, frontendPredictions+"\n      - resource: {type: group, name: stratus-stream, patternType: literal}\n        operations: [Read]"), "only the pipeline's user (stratus-stream) uses consumer groups"},
+		{"cluster acl", "base/kafka/users.yaml", replace(frontendPredictions, frontendPredictions+"\n      - resource: {type: cluster}\n        operations: [Alter]"), "a cluster ACL"},
+		{"topic alter", "base/kafka/users.yaml", replace(frontendPredictions, "name: stratus.predictions, patternType: literal}\n        operations: [Read, Describe, Alter]"), "operation Alter on a topic"},
+		{"acl misspelt", "base/kafka/users.yaml", replace("operations: [Write, Describe]", "operations: [Writ, Describe]"), "Writ"},
+		{"user of another cluster", "base/kafka/users.yaml", replace("strimzi.io/cluster: stratus", "strimzi.io/cluster: kafka"), "KafkaUser/stratus-dev/stratus-stream: label strimzi.io/cluster \"kafka\" names no Kafka"},
+		{"pipeline group moved", "base/flink/stream.yaml", replace("- --environment-config=localhost:50000", "- --environment-config=localhost:50000\n            - --group=pipeline"), "needs Read on group pipeline"},
+		{"no authorization", "base/kafka/kafka.yaml", replace("    authorization:\n      type: simple\n", ""), "authorization.type must be simple"},
+		{"super user", "base/kafka/kafka.yaml", replace("      type: simple\n", "      type: simple\n      superUsers: [ops]\n"), "superUsers [ops]"},
+		{"allow everyone", "base/kafka/kafka.yaml", replace("auto.create.topics.enable: false", "auto.create.topics.enable: false\n      allow.everyone.if.no.acl.found: true"), "allow.everyone.if.no.acl.found"},
+		{"anonymous listener", "base/kafka/kafka.yaml", replace("        authentication:\n          type: scram-sha-512\n", ""), "listener scram has no authentication"},
+		{"no user operator", "base/kafka/kafka.yaml", replace("    userOperator:\n", "    userOperatorr:\n"), "userOperatorr"},
+
+		// Kafka clients: each logs in as its own user with its user's Secret.
+		{"password of no user", "base/frontend/deployment.yaml", replace("name: stratus-frontend # made", "name: stratus-frontends # made"), `Secret "stratus-frontends" does not exist`},
+		{"frontend with the pipeline's password", "base/frontend/deployment.yaml", replace("name: stratus-frontend # made", "name: stratus-stream # made"), "KafkaUser stratus-stream's Secret"},
+		{"frontend logs in as the pipeline", "base/frontend/deployment.yaml", func(s string) string {
+			s = strings.Replace(s, "value: stratus-frontend\n", "value: stratus-stream\n", 1)
+			return strings.Replace(s, "name: stratus-frontend # made", "name: stratus-stream # made", 1)
+		}, "the pipeline and the frontends log in as the same user"},
+		{"frontend user unknown", "base/frontend/deployment.yaml", replace("value: stratus-frontend\n", "value: frontend\n"), `STRATUS_KAFKA_USER "frontend" is no KafkaUser`},
+		{"literal password", "base/frontend/deployment.yaml", replace("              valueFrom:\n                secretKeyRef:\n                  name: stratus-frontend # made by Strimzi's User Operator\n                  key: password", "              value: hunter2"), "STRATUS_KAFKA_PASSWORD is a literal"},
+		{"wrong mechanism", "base/flink/stream.yaml", replace("value: scram-sha-512", "value: scram-sha-256"), "set STRATUS_KAFKA_SASL=scram-sha-512"},
+		{"worker pool without password", "base/flink/flinkdeployment.yaml", replace("            env:\n              - name: STRATUS_KAFKA_PASSWORD\n", "            env:\n              - name: STRATUS_KAFKA_PASSWORD_X\n"), "beam-worker-pool: no STRATUS_KAFKA_PASSWORD"},
+		{"worker pool with the frontend's password", "base/flink/flinkdeployment.yaml", replace("name: stratus-stream # made", "name: stratus-frontend # made"), "not from stratus-dev/stratus-stream key password"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -343,12 +401,121 @@ func TestOverlayRejects(t *testing.T) {
 	}
 }
 
+// frontendPredictions is the frontends' ACL on the answers in users.yaml.
+const frontendPredictions = "name: stratus.predictions, patternType: literal}\n        operations: [Read, Describe]"
+
+// intruder is a third KafkaUser, allowed to write dead letters.
+const intruder = `---
+apiVersion: kafka.strimzi.io/v1
+kind: KafkaUser
+metadata:
+  name: ops
+  labels:
+    strimzi.io/cluster: stratus
+spec:
+  authentication:
+    type: scram-sha-512
+  authorization:
+    type: simple
+    acls:
+      - resource: {type: topic, name: stratus.deadletter, patternType: literal}
+        operations: [Write]
+`
+
 // TestCRDsLoaded: the vendored CRDs cover every custom kind the manifests use.
 func TestCRDsLoaded(t *testing.T) {
 	got := strings.Join(theValidator(t).CRDKinds(), " ")
-	for _, want := range []string{"kafka.strimzi.io/v1, Kind=Kafka", "kafka.strimzi.io/v1, Kind=KafkaNodePool", "kafka.strimzi.io/v1, Kind=KafkaTopic", "flink.apache.org/v1beta1, Kind=FlinkDeployment"} {
+	for _, want := range []string{"kafka.strimzi.io/v1, Kind=Kafka", "kafka.strimzi.io/v1, Kind=KafkaNodePool", "kafka.strimzi.io/v1, Kind=KafkaTopic", "kafka.strimzi.io/v1, Kind=KafkaUser", "flink.apache.org/v1beta1, Kind=FlinkDeployment"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("no CRD for %s (have %s)", want, got)
 		}
+	}
+}
+
+// wantKafkaGrants is every ACL of every overlay (issue 13): the pipeline
+// (User:stratus-stream) alone writes answers, samples and dead letters; the
+// frontends (User:stratus-frontend) alone read the answers; nobody else
+// has anything.
+var wantKafkaGrants = []string{
+	"User:stratus-frontend Describe topic:stratus.canvas",
+	"User:stratus-frontend Describe topic:stratus.predictions",
+	"User:stratus-frontend Read topic:stratus.predictions",
+	"User:stratus-frontend Write topic:stratus.canvas",
+	"User:stratus-stream Describe group:stratus-stream",
+	"User:stratus-stream Describe group:stratus-stream-store",
+	"User:stratus-stream Describe topic:stratus.canvas",
+	"User:stratus-stream Describe topic:stratus.deadletter",
+	"User:stratus-stream Describe topic:stratus.predictions",
+	"User:stratus-stream Describe topic:stratus.samples",
+	"User:stratus-stream Read group:stratus-stream",
+	"User:stratus-stream Read group:stratus-stream-store",
+	"User:stratus-stream Read topic:stratus.canvas",
+	"User:stratus-stream Read topic:stratus.samples",
+	"User:stratus-stream Write topic:stratus.deadletter",
+	"User:stratus-stream Write topic:stratus.predictions",
+	"User:stratus-stream Write topic:stratus.samples",
+}
+
+// TestKafkaACLs pins the whole ACL set of every overlay, and that the
+// broker enforces it: simple authorization, SCRAM-SHA-512 on every
+// listener, no super user, and each client logging in as its own user.
+func TestKafkaACLs(t *testing.T) {
+	v := theValidator(t)
+	root := copyTree(t, nil)
+	for _, name := range overlays(t) {
+		t.Run(name, func(t *testing.T) {
+			objs, err := v.BuildAndDecode(filepath.Join(root, "overlays", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := KafkaGrants(objs)
+			if strings.Join(got, "\n") != strings.Join(wantKafkaGrants, "\n") {
+				t.Errorf("overlay %s grants:\n  %s\nwant:\n  %s", name, strings.Join(got, "\n  "), strings.Join(wantKafkaGrants, "\n  "))
+			}
+			users := map[string]string{} // workload container → STRATUS_KAFKA_USER
+			for _, o := range objs {
+				switch o.GVK.Kind {
+				case "Kafka":
+					if a := str(o.Map, "spec", "kafka", "authorization", "type"); a != "simple" {
+						t.Errorf("%s: authorization %q, want simple", o.ID(), a)
+					}
+					ls, _ := path(o.Map, "spec", "kafka", "listeners").([]any)
+					for _, l := range ls {
+						if a := str(l.(map[string]any), "authentication", "type"); a != "scram-sha-512" {
+							t.Errorf("%s: listener authentication %q, want scram-sha-512", o.ID(), a)
+						}
+					}
+				case "Deployment":
+					for _, c := range o.Typed.(*appsv1.Deployment).Spec.Template.Spec.Containers {
+						if u, _, ok := setting(&c, "kafka-user"); ok {
+							users[o.Name+"/"+c.Name] = u
+						}
+					}
+				}
+			}
+			if users["stratus-stream/stream"] != "stratus-stream" || users["stratus-frontend/frontend"] != "stratus-frontend" {
+				t.Errorf("Kafka users of the workloads: %v", users)
+			}
+		})
+	}
+}
+
+// TestKafkaUserTypedDecode: the cross references decode each KafkaUser
+// into its typed struct strictly on their own, whatever passed the CRD.
+func TestKafkaUserTypedDecode(t *testing.T) {
+	v := theValidator(t)
+	objs, err := v.BuildAndDecode(filepath.Join(copyTree(t, nil), "overlays", "dev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.GVK.Kind == "KafkaUser" && o.Name == "stratus-frontend" {
+			acl := path(o.Map, "spec", "authorization", "acls").([]any)[0].(map[string]any)
+			acl["principal"] = "User:*"
+		}
+	}
+	err = CheckReferences(objs)
+	if err == nil || !strings.Contains(err.Error(), `KafkaUser/stratus-dev/stratus-frontend: spec: unknown field "authorization.acls[0].principal"`) {
+		t.Fatalf("want the unknown field reported, got: %v", err)
 	}
 }

@@ -62,7 +62,11 @@ type world struct {
 	roles      map[string]bool
 	workloads  map[string]*Object // Kind/namespace/name
 	kafkas     map[string]*Object // namespace/name
-	errs       []error
+	kafkaUsers []*kafkaUser
+	// userSecrets are the Secrets Strimzi's User Operator writes, by
+	// namespace/name (modelled in secrets too).
+	userSecrets map[string]*kafkaUser
+	errs        []error
 }
 
 func (w *world) bad(format string, args ...any) { w.errs = append(w.errs, fmt.Errorf(format, args...)) }
@@ -83,17 +87,24 @@ func key(ns, name string) string { return ns + "/" + name }
 //   - NetworkPolicies select pods and name ports those pods declare.
 //   - host:port addresses in args, env and the Secrets they read name a
 //     Service (or an operator's Service) with that port.
-//   - Strimzi: topics and node pools name an existing Kafka, topic replicas
-//     fit the brokers; Flink: parallelism fits the task slots and the
-//     partitions of stratus.canvas (the scaling knobs, in step).
+//   - Strimzi: topics, node pools and users name an existing Kafka, topic
+//     replicas fit the brokers; Flink: parallelism fits the task slots and
+//     the partitions of stratus.canvas (the scaling knobs, in step).
+//   - Kafka access (kafkaacl.go): simple authorization and authenticated
+//     listeners, KafkaUsers' ACLs name existing topics and the pipeline's
+//     groups, every Kafka client takes its password from its KafkaUser's
+//     generated Secret, and only the pipeline's user may write
+//     stratus.predictions, stratus.samples and stratus.deadletter, only the
+//     frontends' user may read stratus.predictions.
 func CheckReferences(objs []*Object) error {
 	w := &world{
 		objs: objs, namespace: map[string]bool{}, services: map[string]*service{},
 		secrets: map[string]*corev1.Secret{}, configMaps: map[string]*corev1.ConfigMap{},
 		pvcs: map[string]bool{}, sas: map[string]bool{}, roles: map[string]bool{},
-		workloads: map[string]*Object{}, kafkas: map[string]*Object{},
+		workloads: map[string]*Object{}, kafkas: map[string]*Object{}, userSecrets: map[string]*kafkaUser{},
 	}
 	w.collect()
+	w.collectKafkaUsers()
 	w.checkNames()
 	w.checkPods()
 	w.checkServices()
@@ -102,6 +113,7 @@ func CheckReferences(objs []*Object) error {
 	w.checkNetworkPolicies()
 	w.checkRBAC()
 	w.checkStrimzi()
+	w.checkKafkaAccess()
 	w.checkFlink()
 	return errors.Join(w.errs...)
 }

@@ -50,7 +50,8 @@ fi
   --crd-api-version v1 --api-versions v1 --storage-version v1 --yaml \
   io.strimzi.api.kafka.model.kafka.Kafka="$here/strimzi-kafka.yaml" \
   io.strimzi.api.kafka.model.nodepool.KafkaNodePool="$here/strimzi-kafkanodepool.yaml" \
-  io.strimzi.api.kafka.model.topic.KafkaTopic="$here/strimzi-kafkatopic.yaml"
+  io.strimzi.api.kafka.model.topic.KafkaTopic="$here/strimzi-kafkatopic.yaml" \
+  io.strimzi.api.kafka.model.user.KafkaUser="$here/strimzi-kafkauser.yaml"
 
 (cd "$work" && unzip -q -o "lib/flink-kubernetes-operator-api-$flink.jar" 'META-INF/fabric8/flinkdeployments.flink.apache.org-v1.yml')
 cp "$work/META-INF/fabric8/flinkdeployments.flink.apache.org-v1.yml" "$here/flink-flinkdeployment.yaml"
