@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -177,7 +178,7 @@ type DecodeOptions struct {
 }
 
 // DecodeCanvasEvent decodes and validates a CanvasEvent from outside input:
-// JSON shape (unknown fields refused), version, ids, mode, canvas size,
+// JSON shape (unknown and repeated members refused, in points too), version, ids, mode, canvas size,
 // exactly one of strokes or image_png, and the limits of DESIGN.md §2. A
 // failure is a *StageError with stage decode (not a readable event) or
 // validate (readable but outside the rules); both wrap preprocess.ErrInvalid
@@ -204,6 +205,9 @@ func DecodeCanvasEvent(data []byte, opt DecodeOptions) (CanvasEvent, error) {
 	}
 	if dec.More() {
 		return fail(StageDecode, "", fmt.Errorf("%w: trailing data after the event JSON", preprocess.ErrInvalid))
+	}
+	if name := repeatedMember(data); name != "" {
+		return fail(StageDecode, "", fmt.Errorf("%w: event JSON: member %q is given twice", preprocess.ErrInvalid, name))
 	}
 	id := w.ID
 	if len(id) > MaxIDLen {
@@ -266,6 +270,73 @@ func DecodeCanvasEvent(data []byte, opt DecodeOptions) (CanvasEvent, error) {
 		}
 	}
 	return ev, nil
+}
+
+// repeatedMember returns the first member name of the top-level object in
+// data that repeats an earlier one, compared as encoding/json matches field
+// names (ignoring case), or "" when none does. encoding/json keeps the last
+// of repeated members, other readers the first: an event must mean one
+// thing to every reader (a proxy, a log, the pipeline), so it may not say a
+// member twice. data must be valid JSON: DecodeCanvasEvent has decoded it,
+// with unknown fields refused, so the names are few and each is short.
+func repeatedMember(data []byte) string {
+	i := bytes.IndexByte(data, '{')
+	if i < 0 {
+		return ""
+	}
+	var seen []string
+	depth, atName := 0, true
+	for i++; i < len(data); i++ {
+		switch c := data[i]; {
+		case c == '"':
+			end := stringEnd(data, i)
+			if depth == 0 && atName {
+				var name string
+				if json.Unmarshal(data[i:end], &name) == nil {
+					for _, s := range seen {
+						if strings.EqualFold(s, name) {
+							return name
+						}
+					}
+					seen = append(seen, name)
+				}
+				atName = false
+			}
+			i = end - 1
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			if depth == 0 {
+				return "" // the end of the top-level object
+			}
+			depth--
+		case c == ',' && depth == 0:
+			atName = true
+		}
+	}
+	return ""
+}
+
+// stringEnd returns the offset just past the JSON string that starts with
+// the quote at data[start]. A quote ends the string unless an odd number
+// of backslashes precedes it; IndexByte makes a long string (a PNG in
+// base64) cost one fast scan.
+func stringEnd(data []byte, start int) int {
+	for j := start + 1; j < len(data); j++ {
+		k := bytes.IndexByte(data[j:], '"')
+		if k < 0 {
+			break
+		}
+		j += k
+		backslashes := 0
+		for b := j - 1; b > start && data[b] == '\\'; b-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return j + 1
+		}
+	}
+	return len(data)
 }
 
 // Digits preprocesses the event's drawing into network inputs for its mode.

@@ -101,6 +101,49 @@ func TestDecodeCanvasEvent(t *testing.T) {
 	}
 }
 
+// TestDecodeCanvasEventStrict: a member said twice (exactly, by case or
+// through an escape) is refused, at the top level and inside points, and so
+// is a point member nothing reads; strings that look like members, and
+// repeats inside a string value, are not repeats.
+func TestDecodeCanvasEventStrict(t *testing.T) {
+	strokes := `,"strokes":` + goodStrokes
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		stage string // "" = valid
+		words string
+	}{
+		{"mode twice", event(strokes + `,"mode":"number"`), StageDecode, `"mode" is given twice`},
+		{"id twice", event(strokes + `,"id":"01JD0000000000000000000001"`), StageDecode, `"id" is given twice`},
+		{"reply_to twice", event(`,"reply_to":"evil"` + strokes), StageDecode, `"reply_to" is given twice`},
+		{"mode twice by case", event(strokes + `,"MODE":"number"`), StageDecode, `"MODE" is given twice`},
+		{"mode twice by escape", event(strokes + `,"\u006dode":"number"`), StageDecode, `"mode" is given twice`},
+		{"strokes twice", event(strokes + strokes), StageDecode, `"strokes" is given twice`},
+		{"point x twice", event(`,"strokes":[[{"x":1,"y":1,"x":200}]]`), StageValidate, `"x" is given twice`},
+		{"point unknown member", event(`,"strokes":[[{"x":1,"y":1,"pressure":0.5}]]`), StageValidate, `unknown member "pressure"`},
+		{"names inside a string", []byte(`{"session":"a\",\"mode\":\"number\",{[\\","mode":"digit","width":280,"height":280` + strokes + `}`), "", ""},
+		{"backslashes ending a string", []byte(`{"session":"\\\\","mode":"digit","width":280,"height":280` + strokes + `}`), "", ""},
+		{"same names in nested objects", []byte(`{"width":300,"height":300,"strokes":[[{"x":1,"y":1}],[{"x":2,"y":2}]],"sent_at":"2026-01-02T03:04:05Z"}`), "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.stage == "" {
+				if _, err := DecodeCanvasEvent(tc.data, DecodeOptions{}); err != nil {
+					t.Fatalf("valid event %s refused: %v", tc.data, err)
+				}
+				return
+			}
+			_, err := DecodeCanvasEvent(tc.data, DecodeOptions{Envelope: true})
+			var se *StageError
+			if !errors.As(err, &se) || se.Stage != tc.stage || !errors.Is(err, preprocess.ErrInvalid) {
+				t.Fatalf("err = %v, want an invalid event at stage %s", err, tc.stage)
+			}
+			if !strings.Contains(err.Error(), tc.words) {
+				t.Errorf("err = %v, want it to say %s", err, tc.words)
+			}
+		})
+	}
+}
+
 func TestRoundTrip(t *testing.T) {
 	ev := CanvasEvent{V: 1, ID: "e1", Session: "s", ReplyTo: "r", Mode: "digit", Width: 280, Height: 280,
 		Strokes: []preprocess.Stroke{{{X: 1, Y: 2, T: 3}, {X: 50, Y: 60, T: 10}}}, SentAt: time.Date(2026, 11, 25, 10, 0, 0, 123e6, time.UTC)}
@@ -129,6 +172,8 @@ func FuzzDecodeCanvasEvent(f *testing.F) {
 	f.Add(event(`,"image_png":"` + base64.StdEncoding.EncodeToString(pngBytes(f, 3, 3)) + `"`))
 	f.Add([]byte(`{"width":300,"height":300,"strokes":[[{"x":1e400,"y":1}]]}`))
 	f.Add([]byte(`{"v":1,"mode":"number","width":10,"height":10,"strokes":[[]]}`))
+	f.Add(event(`,"strokes":` + goodStrokes + `,"Mode":"number"`))
+	f.Add(event(`,"session":"\\\"mode\"","strokes":[[{"x":1,"y":1,"X":2,"p":{}}]]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ev, err := DecodeCanvasEvent(data, DecodeOptions{})
 		if err != nil {
@@ -192,6 +237,44 @@ func FuzzReadEnvelope(f *testing.F) {
 			if len(s) > MaxIDLen || !utf8.ValidString(s) {
 				t.Fatalf("envelope field %q escapes the limits", s)
 			}
+		}
+	})
+}
+
+// FuzzRepeatedMember checks the byte scanner behind the repeated-member
+// check against encoding/json's tokens on every valid JSON object.
+func FuzzRepeatedMember(f *testing.F) {
+	f.Add([]byte(`{"a":1,"A":2}`))
+	f.Add([]byte(`{"a":"\"b\":{","b":[{"a":1}],"c":"\\"}`))
+	f.Add([]byte(`{"\u0061":1,"a":{}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(data, &obj) != nil || obj == nil {
+			return
+		}
+		want := ""
+		dec := json.NewDecoder(bytes.NewReader(data))
+		_, _ = dec.Token() // {
+		var seen []string
+		for want == "" && dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := tok.(string)
+			for _, s := range seen {
+				if strings.EqualFold(s, name) {
+					want = name
+				}
+			}
+			seen = append(seen, name)
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := repeatedMember(data); got != want {
+			t.Fatalf("repeatedMember(%s) = %q, want %q", data, got, want)
 		}
 	})
 }
