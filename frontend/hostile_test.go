@@ -68,6 +68,10 @@ func hostile(t *testing.T) []struct {
 		{"null", []byte("null"), http.StatusBadRequest},
 		{"array", []byte("[]"), http.StatusBadRequest},
 		{"string coordinates", []byte(strings.Replace(seven, `"x":60`, `"x":"60"`, 1)), http.StatusBadRequest},
+		{"member twice", []byte(strings.Replace(seven, `"v":1`, `"v":1,"mode":"number"`, 1)), http.StatusBadRequest},
+		{"member twice by case", []byte(strings.Replace(seven, `"v":1`, `"v":1,"Width":4096`, 1)), http.StatusBadRequest},
+		{"point member twice", []byte(strings.Replace(seven, `"x":60`, `"x":60,"x":61`, 1)), http.StatusBadRequest},
+		{"unknown point member", []byte(strings.Replace(seven, `"x":60`, `"x":60,"pressure":{"a":[1,2]}`, 1)), http.StatusBadRequest},
 	}
 }
 
@@ -174,6 +178,8 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add([]byte(`{"v":1,"id":"mine","mode":"digit","width":280,"height":280,"strokes":[[{"x":1,"y":1}]]}`))
 	f.Add([]byte(`{"v":1,"mode":"digit","image_png":"iVBORw0KGgo="}`))
 	f.Add([]byte(`{"v":1,"strokes":[[[[[]]]]]}`))
+	f.Add([]byte(strings.Replace(seven, `"v":1`, `"v":1,"MODE":"number"`, 1)))
+	f.Add([]byte(strings.Replace(seven, `"x":60`, `"x":60,"X":1,"p":0.5`, 1)))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		owned := func(id string) bool { return id == "mine" }
 		ev, perr := decodeEvent(body, owned)

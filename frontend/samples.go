@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/stratusml/stratus/model/recognize"
 	"github.com/stratusml/stratus/store"
 )
 
@@ -25,7 +27,8 @@ type labelResponse struct {
 
 // handleLabel: POST /api/v1/samples/{id}/label. The reply to a drawing can
 // overtake the store write of its sample, so a label for an id the store
-// does not have yet is retried for up to LabelWait before it is a 404.
+// does not have yet is retried for up to LabelWait before it is a 404. The
+// label must fit the sample (labelFits): a 400 says why when it does not.
 func (s *Server) handleLabel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if err := store.ValidateID(id); err != nil {
@@ -48,32 +51,86 @@ func (s *Server) handleLabel(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	sample, ok := s.awaitSample(w, r, id)
+	if !ok {
+		return
+	}
+	if err := labelFits(&sample, req.Label); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	at := time.Now().UTC()
+	switch err := s.cfg.Store.SetLabel(r.Context(), id, req.Label, at); {
+	case err == nil:
+		s.metrics.labels.Inc()
+		writeJSON(w, http.StatusOK, labelResponse{ID: id, Label: req.Label, LabelledAt: store.TruncTime(at)})
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no sample "+id)
+	case errors.Is(err, store.ErrInvalid):
+		writeError(w, http.StatusBadRequest, err.Error())
+	default:
+		s.log.Error("frontend: store label", "id", id, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
+	}
+}
+
+// awaitSample reads sample id for a label, waiting up to LabelWait for one
+// the store does not have yet. When it fails it has answered the client.
+func (s *Server) awaitSample(w http.ResponseWriter, r *http.Request, id string) (store.Sample, bool) {
 	deadline := time.Now().Add(s.cfg.LabelWait)
 	for {
-		err := s.cfg.Store.SetLabel(r.Context(), id, req.Label, at)
+		sample, err := s.cfg.Store.GetSample(r.Context(), id)
 		switch {
 		case err == nil:
-			s.metrics.labels.Inc()
-			writeJSON(w, http.StatusOK, labelResponse{ID: id, Label: req.Label, LabelledAt: store.TruncTime(at)})
-			return
+			return sample, true
 		case errors.Is(err, store.ErrNotFound) && time.Now().Before(deadline):
 			select {
 			case <-time.After(100 * time.Millisecond):
 				continue
 			case <-r.Context().Done():
-				return
+				return sample, false
 			}
 		case errors.Is(err, store.ErrNotFound):
 			writeError(w, http.StatusNotFound, "no sample "+id)
-		case errors.Is(err, store.ErrInvalid):
-			writeError(w, http.StatusBadRequest, err.Error())
 		default:
-			s.log.Error("frontend: store label", "id", id, "err", err)
+			s.log.Error("frontend: store read for a label", "id", id, "err", err)
 			writeError(w, http.StatusServiceUnavailable, "the store is unavailable; try again")
 		}
-		return
+		return sample, false
 	}
+}
+
+// maxExtraDigits is how many more digits than were read a number's label
+// may have: a reading can miss a digit or two (touching digits read as
+// one, a faint stroke left out), not more, and a label far longer than the
+// drawing would train the model on a wrong answer.
+const maxExtraDigits = 2
+
+// labelFits checks a label (already 1 to 32 digits) against its sample: a
+// digit-mode sample takes one digit; a number takes 1 to the digits read
+// plus maxExtraDigits (at most store.MaxLabelLen).
+func labelFits(sample *store.Sample, label string) error {
+	if sample.Mode != recognize.ModeNumber { // "" is digit mode, as in recognize.ParseMode
+		if len(label) != 1 {
+			return fmt.Errorf("label %q has %d digits, but sample %s is a single digit: its label is one digit, 0-9", label, len(label), sample.ID)
+		}
+		return nil
+	}
+	read := digitsRead(sample)
+	if most := min(read+maxExtraDigits, store.MaxLabelLen); len(label) > most {
+		return fmt.Errorf("label %q has %d digits, but %d were read in sample %s: its label may have 1 to %d", label, len(label), read, sample.ID, most)
+	}
+	return nil
+}
+
+// digitsRead is how many digits were read in a sample: its network inputs,
+// or the longest answer of any model if that is more.
+func digitsRead(sample *store.Sample) int {
+	n := len(sample.Input28)
+	for _, p := range sample.Predictions {
+		n = max(n, len(p.Digits))
+	}
+	return n
 }
 
 // sampleView is a sample as the history shows it: everything but the

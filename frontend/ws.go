@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -71,11 +72,29 @@ const (
 
 // handleWS: GET /api/v1/ws.
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	// The Host is checked here as well as in ServeHTTP: Accept lets in any
+	// Origin equal to the Host, which is exactly what a rebinding page
+	// sends, so the handshake must not rely on a wrapper to refuse it.
+	if !s.hostAllowed(r.Host) {
+		s.refuseHost(w, r)
+		return
+	}
+	client := s.clientAddr(r)
+	if !s.wsOpen.acquire(client) {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf(
+			"this client already has %d WebSockets open, the most one client may; close one first", s.cfg.MaxWSPerClient))
+		return
+	}
+	defer s.wsOpen.release(client)
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
 		return // Accept has answered (403 for a foreign origin, 426, …)
 	}
-	s.wsWG.Add(1)
+	if !s.wsEnter() {
+		c.Close(websocket.StatusGoingAway, "server shutting down")
+		return
+	}
 	defer s.wsWG.Done()
 	s.metrics.wsClients.Inc()
 	defer s.metrics.wsClients.Dec()
@@ -90,7 +109,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 		}
 	}()
-	conn := &wsConn{s: s, c: c, session: "ws-" + newID(), client: s.clientAddr(r), out: make(chan wsMessage, wsMaxInFlight*2+4)}
+	conn := &wsConn{s: s, c: c, session: "ws-" + newID(), client: client, out: make(chan wsMessage, wsMaxInFlight*2+4)}
 	go conn.writeLoop(ctx, cancel)
 	err = conn.readLoop(ctx)
 	cancel()
@@ -101,6 +120,41 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	case status == websocket.StatusMessageTooBig:
 	default:
 		c.Close(websocket.StatusInternalError, "")
+	}
+}
+
+// wsCounter counts the open WebSockets of each client address, so that
+// one client cannot hold all the connections (and goroutines) the server
+// can keep.
+type wsCounter struct {
+	max int // ≤ 0: no bound
+
+	mu   sync.Mutex
+	open map[string]int
+}
+
+func newWSCounter(limit int) *wsCounter {
+	return &wsCounter{max: limit, open: map[string]int{}}
+}
+
+// acquire counts one more connection of client, unless it has max already.
+func (c *wsCounter) acquire(client string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.max > 0 && c.open[client] >= c.max {
+		return false
+	}
+	c.open[client]++
+	return true
+}
+
+// release counts one connection of client closed; a client with none
+// open is forgotten, so the map holds only clients connected now.
+func (c *wsCounter) release(client string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open[client]--; c.open[client] <= 0 {
+		delete(c.open, client)
 	}
 }
 
