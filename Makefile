@@ -4,6 +4,11 @@ BIN       ?= bin/stratus
 PKGS      ?= ./...
 BENCHTIME ?= 2s
 
+# Every build and test here runs on the Beam that tools/prismpatch patches
+# (prism's job service on loopback, refusing other processes' jobs): see
+# SECURITY.md. A binary built without it refuses to start prism.
+export GOFLAGS := $(shell ./scripts/goflags.sh)
+
 .PHONY: all build run test test-quick test-integration bench lint fmt clean
 
 all: build

@@ -22,7 +22,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"runtime"
 	"sort"
@@ -42,7 +41,6 @@ import (
 	pipepb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/pipeline_v1"
 	//lint:ignore SA1019 --runner direct is offered on purpose (batch pipelines, in process), prism being the default
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal/extworker"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal/runnerlib"
 	"google.golang.org/grpc"
@@ -105,6 +103,10 @@ type Options struct {
 	// snake_case names (sent as "beam:option:NAME:v1"); they override the
 	// typed ones. Values: string, bool, integer or float types.
 	PipelineOptions map[string]any
+
+	// jobToken is sent with every job-service call to the in-process
+	// prism, which refuses calls without it (see prism.go).
+	jobToken string
 }
 
 // FlinkOptions are pipeline options of Beam's Flink runner.
@@ -197,7 +199,7 @@ type Job struct {
 var submitMu sync.Mutex
 
 // prismServers keeps one in-process prism job server per process.
-var prismServers sync.Map // "" → string endpoint
+var prismServers sync.Map // "" → prismServer
 
 // Start submits p and returns once the runner has the job. The job runs
 // until it finishes or Stop is called; with loopback workers (the default)
@@ -223,11 +225,11 @@ func Start(ctx context.Context, p *beam.Pipeline, opt Options) (*Job, error) {
 	switch opt.Runner {
 	case Prism:
 		if opt.Endpoint == "" {
-			ep, err := prismEndpoint(ctx)
+			srv, err := inProcessPrism(ctx)
 			if err != nil {
 				return nil, err
 			}
-			opt.Endpoint = ep
+			opt.Endpoint, opt.jobToken = srv.endpoint, srv.token
 		}
 		return startPortable(ctx, p, opt, name)
 	case Flink, Spark, Universal:
@@ -249,24 +251,6 @@ func Start(ctx context.Context, p *beam.Pipeline, opt Options) (*Job, error) {
 
 // startDataflow is set by dataflow.go in binaries built with -tags dataflow.
 var startDataflow func(ctx context.Context, p *beam.Pipeline, opt Options, name string) (*Job, error)
-
-func prismEndpoint(ctx context.Context) (string, error) {
-	if v, ok := prismServers.Load(""); ok {
-		return v.(string), nil
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("runners: pick a port for prism: %w", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	if _, err := prism.CreateJobServer(context.WithoutCancel(ctx), prism.Options{Port: port}); err != nil {
-		return "", fmt.Errorf("runners: start prism: %w", err)
-	}
-	ep := fmt.Sprintf("localhost:%d", port)
-	actual, _ := prismServers.LoadOrStore("", ep)
-	return actual.(string), nil
-}
 
 // environmentURN maps Options.EnvironmentType to Beam's environment URN.
 func environmentURN(envType string) (string, error) {
@@ -360,8 +344,12 @@ func startPortable(ctx context.Context, p *beam.Pipeline, opt Options, name stri
 	}
 	j.pipeline = pipe
 
-	conn, err := grpc.NewClient(opt.Endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
+	dialOpts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20))}
+	if opt.jobToken != "" {
+		dialOpts = append(dialOpts, withJobToken(opt.jobToken)...)
+	}
+	conn, err := grpc.NewClient(opt.Endpoint, dialOpts...)
 	if err != nil {
 		cleanup()
 		return fail(fmt.Errorf("runners: job server %s: %w", opt.Endpoint, err))

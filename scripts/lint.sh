@@ -3,6 +3,8 @@
 # govulncheck offline (scripts/vuln.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+GOFLAGS="$(scripts/goflags.sh)"
+export GOFLAGS
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then
   echo "not gofmt-formatted:"; echo "$unformatted"; exit 1

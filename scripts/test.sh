@@ -15,6 +15,10 @@ what=${1:-all}
 
 echo "== go: $(go version)"
 go mod download
+# Beam with prism's job service closed (tools/prismpatch; SECURITY.md).
+GOFLAGS="$(scripts/goflags.sh)"
+export GOFLAGS
+echo "   GOFLAGS=$GOFLAGS"
 
 if [ "$what" = all ]; then
   echo "== lint"

@@ -24,6 +24,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# The stratus binary is built on the patched Beam (scripts/goflags.sh);
+# tools/vulndb and deploy's modules are other modules, which that -modfile
+# must not reach.
+stratus_goflags="$(scripts/goflags.sh)"
+export GOFLAGS=
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 accept="$root/tools/vulndb/accepted.txt"
@@ -51,7 +56,7 @@ scan() {
 }
 
 echo "== vuln: stratus binary"
-go build -o "$tmp/stratus" ./cmd/stratus
+GOFLAGS="$stratus_goflags" go build -o "$tmp/stratus" ./cmd/stratus
 scan "bin/stratus" -mode binary "$tmp/stratus"
 if [ "${STRATUS_VULN_SOURCE:-}" = 1 ]; then
   scan "github.com/stratusml/stratus (source)" -C "$root" ./...

@@ -108,11 +108,11 @@ func (c *couchFlags) resolve(args []string, log *slog.Logger) (string, error) {
 }
 
 // serveMetrics serves reg at addr/metrics (and addr/healthz) in the
-// background; stop closes it.
-func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (stop func(), err error) {
+// background and returns the address it listens on; stop closes it.
+func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (listening string, stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
+		return "", nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -120,5 +120,5 @@ func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (stop
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
 	log.Info("metrics: serving", "url", "http://"+ln.Addr().String()+"/metrics")
-	return func() { _ = hs.Close() }, nil
+	return ln.Addr().String(), func() { _ = hs.Close() }, nil
 }

@@ -51,6 +51,7 @@ func runStream(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	warnExposed(env.log, "metrics-listen", *metricsAddr, exposesMetrics)
 	couch, prefix, brokers := &couchURL, cf.prefix, kf.brokers
 	cfg := stream.Config{
 		Brokers: kf.list(), KafkaSecurity: kf.sec, GroupID: *group, StartFrom: kafkaio.StartOffset(*startFrom),
@@ -68,6 +69,7 @@ func runStream(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer job.Close()
+	var metricsListening string
 	if *metricsAddr != "" {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(beamprom.New(job, env.log), kafkaio.NewLagCollector(env.log, kafkaio.ReadConfig{
@@ -75,11 +77,18 @@ func runStream(ctx context.Context, env *environment, args []string) error {
 		}, kafkaio.ReadConfig{
 			Brokers: cfg.Brokers, Topic: cfg.SamplesTopic, GroupID: cfg.StoreGroupID(), Security: cfg.KafkaSecurity,
 		}))
-		stop, err := serveMetrics(*metricsAddr, reg, env.log)
+		addr, stop, err := serveMetrics(*metricsAddr, reg, env.log)
 		if err != nil {
 			return err
 		}
 		defer stop()
+		metricsListening = addr
+	}
+	if err := checkOwnListeners(env.log, metricsListening); err != nil {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = job.Stop(stopCtx)
+		return err
 	}
 	env.log.Info("stream: running", "job", job.ID, "runner", *runner, "kafka", *brokers, "couchdb", store.RedactURL(*couch))
 	select {

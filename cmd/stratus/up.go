@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -22,6 +23,8 @@ import (
 	"github.com/stratusml/stratus/frontend/reqreply"
 	"github.com/stratusml/stratus/internal/beamprom"
 	"github.com/stratusml/stratus/internal/flagenv"
+	"github.com/stratusml/stratus/internal/kafkasec"
+	"github.com/stratusml/stratus/internal/listeners"
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/pipelines/stream"
 	"github.com/stratusml/stratus/runners"
@@ -33,7 +36,9 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	ff := addFrontendFlags(fs)
-	kafkaListen := fs.String("kafka-listen", "127.0.0.1:9092", "address of the embedded Kafka-protocol broker, for outside Kafka clients too (port 0: any free port)")
+	kafkaListen := fs.String("kafka-listen", "127.0.0.1:9092", "address of the embedded Kafka-protocol broker, for outside Kafka clients too (port 0: any free port); beyond loopback it needs --kafka-user and a password")
+	kafkaUser := fs.String("kafka-user", "", "SASL (SCRAM-SHA-512) user the embedded broker requires of every client, this process's own included; required when --kafka-listen is not loopback")
+	kafkaPasswordFile := fs.String("kafka-password-file", "", "file holding --kafka-user's password (default: $"+kafkasec.EnvPassword+")")
 	data := fs.String("data", "./stratus-data", "folder that keeps the broker's topics and offsets and the embedded store across restarts")
 	couch := fs.String("couchdb", "", "use this CouchDB (http://user:pass@host:5984) instead of the embedded store")
 	partitions := fs.Int("partitions", 4, "partitions of each topic the embedded broker creates")
@@ -47,23 +52,32 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	if *partitions < 1 {
 		return fmt.Errorf("%w: --partitions must be at least 1", errUsage)
 	}
+	brokerAuth, err := embeddedBrokerAuth(*kafkaListen, *kafkaUser, *kafkaPasswordFile, env.getenv)
+	if err != nil {
+		return err
+	}
+	warnExposed(env.log, "listen", ff.listen, exposesFrontend)
+	warnExposed(env.log, "kafka-listen", *kafkaListen, exposesBroker)
+	warnExposed(env.log, "pprof", *pprofAddr, exposesPprof)
 	dataDir, err := filepath.Abs(*data)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
 	log := env.log
+	var profilesAddr string
 	if *pprofAddr != "" {
-		stopProfiles, err := serveProfiles(*pprofAddr)
+		addr, stopProfiles, err := serveProfiles(*pprofAddr)
 		if err != nil {
 			return err
 		}
 		defer stopProfiles()
-		log.Info("up: profiles", "url", "http://"+*pprofAddr+"/debug/pprof/")
+		profilesAddr = addr
+		log.Info("up: profiles", "url", "http://"+addr+"/debug/pprof/")
 	}
 
 	// 1. The broker.
-	broker, err := startBroker(filepath.Join(dataDir, "kafka"), *kafkaListen, *partitions)
+	broker, err := startBroker(filepath.Join(dataDir, "kafka"), *kafkaListen, *partitions, brokerAuth)
 	if err != nil {
 		return err
 	}
@@ -90,6 +104,7 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	pcfg := stream.Config{
 		Brokers: []string{brokerAddr}, StoreURL: storeURL, ModelPath: *modelRef, StartFrom: kafkaio.StartEarliest,
 		GroupID: "stratus-stream", CanvasTopic: message.TopicCanvas, SamplesTopic: message.TopicSamples,
+		KafkaSecurity: brokerAuth.client,
 	}
 	if err := stream.Build(s, pcfg); err != nil {
 		return err
@@ -109,7 +124,15 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	log.Info("up: pipeline running on prism", "job", job.ID)
 
 	// 4. The frontend.
-	rr, err := connectReplies(ctx, log, reqreply.Config{Brokers: []string{brokerAddr}, ReplicaID: ff.replicaID()})
+	transport, err := brokerAuth.client.Transport("stratus-up", 10*time.Second)
+	if err != nil {
+		return err
+	}
+	dialer, err := brokerAuth.client.Dialer("stratus-up", 10*time.Second)
+	if err != nil {
+		return err
+	}
+	rr, err := connectReplies(ctx, log, reqreply.Config{Brokers: []string{brokerAddr}, ReplicaID: ff.replicaID(), Transport: transport, Dialer: dialer})
 	if err != nil {
 		return err
 	}
@@ -129,18 +152,25 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	fcfg := ff.config(rr, st, log, pipelineRunning)
 	fcfg.Registry = prometheus.NewRegistry()
 	fcfg.Registry.MustRegister(beamprom.New(job, log), kafkaio.NewLagCollector(log, kafkaio.ReadConfig{
-		Brokers: pcfg.Brokers, Topic: pcfg.CanvasTopic, GroupID: pcfg.GroupID,
+		Brokers: pcfg.Brokers, Topic: pcfg.CanvasTopic, GroupID: pcfg.GroupID, Security: pcfg.KafkaSecurity,
 	}, kafkaio.ReadConfig{
-		Brokers: pcfg.Brokers, Topic: pcfg.SamplesTopic, GroupID: pcfg.StoreGroupID(),
+		Brokers: pcfg.Brokers, Topic: pcfg.SamplesTopic, GroupID: pcfg.StoreGroupID(), Security: pcfg.KafkaSecurity,
 	}))
 	srv, err := frontend.New(fcfg)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() {
 		errc <- serveHTTP(ctx, env, ff.listen, srv, func(url string) {
+			// Everything listens now: nothing may be open beyond what the
+			// flags named.
+			named := append([]string{hostPort(url), profilesAddr}, broker.ListenAddrs()...)
+			if err := checkOwnListeners(log, named...); err != nil {
+				errc <- err
+				return
+			}
 			log.Info("up: ready to start", "took", time.Since(start).Round(time.Millisecond))
 			fmt.Fprintf(env.stdout, "Stratus is up: open %s (Kafka at %s, data in %s). Ctrl-C stops it.\n", url, brokerAddr, dataDir)
 		})
@@ -153,11 +183,12 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	}
 }
 
-// serveProfiles serves net/http/pprof's handlers on addr until stop.
-func serveProfiles(addr string) (stop func(), err error) {
+// serveProfiles serves net/http/pprof's handlers on addr until stop, and
+// returns the address it listens on.
+func serveProfiles(addr string) (listening string, stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("--pprof %s: %w", addr, err)
+		return "", nil, fmt.Errorf("--pprof %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -167,12 +198,44 @@ func serveProfiles(addr string) (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
-	return func() { _ = hs.Close() }, nil
+	return ln.Addr().String(), func() { _ = hs.Close() }, nil
+}
+
+// brokerAuth is the SASL set-up of the embedded broker: the user it
+// requires (none: no SASL) and how this process's own clients log in.
+type brokerAuth struct {
+	user, password string
+	client         kafkasec.Config
+}
+
+// embeddedBrokerAuth reads the embedded broker's SASL user and password;
+// a broker reachable from other hosts must have them.
+func embeddedBrokerAuth(listen, user, passwordFile string, getenv func(string) string) (brokerAuth, error) {
+	if user == "" {
+		if !listeners.IsLoopback(listen) {
+			return brokerAuth{}, fmt.Errorf("%w: --kafka-listen %s is reachable from other hosts: the embedded broker then requires SASL; give --kafka-user and its password in --kafka-password-file or $%s", errUsage, listen, kafkasec.EnvPassword)
+		}
+		return brokerAuth{}, nil
+	}
+	a := brokerAuth{user: user, client: kafkasec.Config{SASL: kafkasec.MechanismSCRAMSHA512, Username: user, PasswordFile: passwordFile}}
+	if passwordFile != "" {
+		b, err := os.ReadFile(passwordFile)
+		if err != nil {
+			return brokerAuth{}, fmt.Errorf("--kafka-password-file: %w", err)
+		}
+		a.password = strings.TrimRight(string(b), "\r\n")
+	} else {
+		a.password = getenv(kafkasec.EnvPassword)
+	}
+	if a.password == "" {
+		return brokerAuth{}, fmt.Errorf("%w: --kafka-user %s has no password: put it in --kafka-password-file or $%s", errUsage, user, kafkasec.EnvPassword)
+	}
+	return a, nil
 }
 
 // startBroker starts kfake on addr with the Stratus topics, keeping its
 // data in dir.
-func startBroker(dir, addr string, partitions int) (*kfake.Cluster, error) {
+func startBroker(dir, addr string, partitions int, auth brokerAuth) (*kfake.Cluster, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: --kafka-listen %q: %v", errUsage, addr, err)
@@ -184,7 +247,7 @@ func startBroker(dir, addr string, partitions int) (*kfake.Cluster, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("broker data folder: %w", err)
 	}
-	c, err := kfake.NewCluster(
+	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.Ports(port),
 		// kfake listens on 127.0.0.1; this puts it on the host asked for.
@@ -195,7 +258,11 @@ func startBroker(dir, addr string, partitions int) (*kfake.Cluster, error) {
 		kfake.DataDir(dir),
 		kfake.SeedTopics(int32(partitions), message.TopicCanvas, message.TopicPredictions, message.TopicDeadLetter, message.TopicSamples),
 		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(message.MaxRecordBytes)}),
-	)
+	}
+	if auth.user != "" {
+		opts = append(opts, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", auth.user, auth.password))
+	}
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		var op *net.OpError
 		if errors.As(err, &op) {

@@ -147,6 +147,13 @@ func TestStaticBuild(t *testing.T) {
 	if dir := os.Getenv("STRATUS_BUILD_DIR"); dir != "" {
 		cmd.Dir = dir
 	}
+	// The Dockerfile's step before the build: the patched Beam that the
+	// build's -modfile names (tools/prismpatch).
+	patch := exec.Command("go", "run", "./tools/prismpatch", "-out", ".cache/prism")
+	patch.Dir, patch.Env = cmd.Dir, append(os.Environ(), "GOFLAGS=")
+	if b, err := patch.CombinedOutput(); err != nil {
+		t.Fatalf("tools/prismpatch: %v\n%s", err, b)
+	}
 	// As in the image: the environment the RUN sets, and no VCS stamping
 	// (the build context has no .git).
 	cmd.Env = append(append(os.Environ(), bc.Env...), "GOFLAGS=-buildvcs=false")
