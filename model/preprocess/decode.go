@@ -1,15 +1,9 @@
 package preprocess
 
 import (
-	"bytes"
 	"fmt"
-	"image"
-	"image/png"
 	"math"
 )
-
-// pngSignature starts every PNG file.
-const pngSignature = "\x89PNG\r\n\x1a\n"
 
 // ValidateStrokes checks strokes drawn on a width×height canvas against lim:
 // the canvas is at least 1×1 and at most lim.MaxSide on each side, there are
@@ -105,35 +99,4 @@ func (p *Point) UnmarshalJSON(data []byte) error {
 	}
 	*p = q
 	return nil
-}
-
-// DecodePNG decodes a PNG picture from outside input. It refuses more than
-// lim.MaxPNGBytes bytes and anything without the PNG signature, then reads
-// the header alone and refuses pictures wider or taller than lim.MaxSide
-// before decoding any pixel, so that a small file that declares huge
-// dimensions (a decompression bomb) costs nothing. Errors wrap ErrTooLarge
-// or ErrInvalid.
-func DecodePNG(data []byte, lim Limits) (image.Image, error) {
-	lim = lim.orDefault()
-	if len(data) > lim.MaxPNGBytes {
-		return nil, fmt.Errorf("%w: PNG is %d bytes, the limit is %d", ErrTooLarge, len(data), lim.MaxPNGBytes)
-	}
-	if !bytes.HasPrefix(data, []byte(pngSignature)) {
-		return nil, fmt.Errorf("%w: not a PNG file (the PNG signature is missing)", ErrInvalid)
-	}
-	cfg, err := png.DecodeConfig(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("%w: PNG header: %w", ErrInvalid, err)
-	}
-	if cfg.Width < 1 || cfg.Height < 1 {
-		return nil, fmt.Errorf("%w: PNG is %d×%d pixels", ErrInvalid, cfg.Width, cfg.Height)
-	}
-	if cfg.Width > lim.MaxSide || cfg.Height > lim.MaxSide {
-		return nil, fmt.Errorf("%w: PNG is %d×%d pixels, the limit is %d×%d", ErrTooLarge, cfg.Width, cfg.Height, lim.MaxSide, lim.MaxSide)
-	}
-	img, err := png.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("%w: PNG: %w", ErrInvalid, err)
-	}
-	return img, nil
 }

@@ -218,11 +218,26 @@ func groupParts(ps []part, liberal bool, line float64) [][]int {
 		return 0, false
 	}
 	// The scores of all pairs (0: apart), kept up to date as clusters
-	// merge: the pair that belongs together most merges next.
+	// merge: the pair that belongs together most merges next, the first
+	// in row-major order among equals. Each row keeps its best pair to
+	// its right, so that finding the next merge costs O(n), not O(n²): a
+	// drawing of a few hundred parts (200 strokes, 400 pieces of a
+	// picture) is grouped in a millisecond or two, not a hundred.
 	n := len(cs)
 	pair := make([]float64, n*n)
-	rescore := func(i int) {
-		for j := range n {
+	best := make([]int, n) // row i's best column j > i, -1 when none scores above 0
+	rowBest := func(i int) {
+		b, bs := -1, 0.0
+		for j, s := range pair[i*n+i+1 : (i+1)*n] {
+			if s > bs {
+				b, bs = i+1+j, s
+			}
+		}
+		best[i] = b
+	}
+	// rescore scores the pairs of i with the clusters from j0 on.
+	rescore := func(i, j0 int) {
+		for j := j0; j < n; j++ {
 			if j == i || cs[j] == nil {
 				continue
 			}
@@ -234,18 +249,16 @@ func groupParts(ps []part, liberal bool, line float64) [][]int {
 		}
 	}
 	for i := range n {
-		rescore(i)
+		rescore(i, i+1)
+	}
+	for i := range n {
+		rowBest(i)
 	}
 	for {
-		bi, bj, best := -1, -1, 0.0
-		for i := range n {
-			if cs[i] == nil {
-				continue
-			}
-			for j, s := range pair[i*n+i+1 : (i+1)*n] {
-				if s > best {
-					bi, bj, best = i, i+1+j, s
-				}
+		bi, bj, top := -1, -1, 0.0
+		for i, j := range best {
+			if j >= 0 && cs[i] != nil && pair[i*n+j] > top {
+				bi, bj, top = i, j, pair[i*n+j]
 			}
 		}
 		if bi < 0 {
@@ -257,7 +270,21 @@ func groupParts(ps []part, liberal bool, line float64) [][]int {
 		for k := range n {
 			pair[bj*n+k], pair[k*n+bj] = 0, 0
 		}
-		rescore(bi)
+		rescore(bi, 0)
+		// Rows whose best pair changed: bi's own, those whose best was
+		// with bi or bj, and those before bi that its new scores beat.
+		for k := range n {
+			switch {
+			case cs[k] == nil:
+			case k == bi || best[k] == bi || best[k] == bj:
+				rowBest(k)
+			case k < bi:
+				s := pair[k*n+bi]
+				if s > 0 && (best[k] < 0 || s > pair[k*n+best[k]] || s == pair[k*n+best[k]] && bi < best[k]) {
+					best[k] = bi
+				}
+			}
+		}
 	}
 	live := cs[:0]
 	for _, c := range cs {

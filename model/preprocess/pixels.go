@@ -62,6 +62,17 @@ func newRowReader(img image.Image) rowReader {
 				lp[k], a[k] = l, q[3]
 			}
 		}
+	case *grayAlpha:
+		return func(x0, x1, y int, lp, a []uint8) {
+			p := m.Pix[m.PixOffset(b.Min.X+x0, b.Min.Y+y):]
+			for k := range x1 - x0 {
+				l, al := p[2*k], p[2*k+1]
+				if al != 255 {
+					l = mul255(l, al)
+				}
+				lp[k], a[k] = l, al
+			}
+		}
 	case *image.RGBA64:
 		return func(x0, x1, y int, lp, a []uint8) {
 			p := m.Pix[m.PixOffset(b.Min.X+x0, b.Min.Y+y):]
@@ -175,6 +186,18 @@ func newInkReader(img image.Image, read rowReader, paper, sign int, lp, al []uin
 		}
 		return func(y int, out []uint8) {
 			convert32(m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:4*len(out)], out, conv)
+		}
+	case *grayAlpha:
+		return func(y int, out []uint8) {
+			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:2*len(out)]
+			for x := range out {
+				l, a := p[2*x], p[2*x+1]
+				if a == 255 {
+					out[x] = opaque[l]
+				} else {
+					out[x] = blend(mul255(l, a), a)
+				}
+			}
 		}
 	case *image.Paletted:
 		var tbl [256]uint8

@@ -152,6 +152,8 @@ type Limits struct {
 	MaxStrokes int
 	// MaxSide bounds the width and the height of a canvas or a picture.
 	MaxSide int
+	// MaxPixels bounds the width times the height of a picture.
+	MaxPixels int
 }
 
 // DefaultLimits returns the limits of DESIGN.md §2: 64 KiB of strokes JSON,
@@ -164,6 +166,7 @@ func DefaultLimits() Limits {
 		MaxPointsPerStroke:  2000,
 		MaxStrokes:          200,
 		MaxSide:             4096,
+		MaxPixels:           4096 * 4096,
 	}
 }
 
@@ -184,6 +187,9 @@ func (l Limits) orDefault() Limits {
 	}
 	if l.MaxSide <= 0 {
 		l.MaxSide = d.MaxSide
+	}
+	if l.MaxPixels <= 0 {
+		l.MaxPixels = d.MaxPixels
 	}
 	return l
 }
