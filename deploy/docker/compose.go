@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 )
@@ -78,27 +78,11 @@ func words(s types.ServiceConfig) []string {
 	return out
 }
 
-// ReadEnvFile reads a KEY=VALUE file (# comments, blank lines).
+// ReadEnvFile reads an env file the way compose does (KEY=VALUE, #
+// comments, quoting), without looking anything up in this process's
+// environment.
 func ReadEnvFile(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	m := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
-		}
-		m[k] = v
-	}
-	return m, sc.Err()
+	return dotenv.ReadFile(path, func(string) (string, bool) { return "", false })
 }
 
 // CheckReferences returns a problem for every NAME:PORT in a service's
@@ -148,12 +132,13 @@ func flagValue(args []string, name string) (string, bool) {
 // and what each must do, hardening of the stratus containers, images pinned
 // to a tag, credentials only in env files (with committed .example
 // placeholders that agree with each other), the shared artifact volume of
-// the Beam job server and the task manager, the worker pool sidecar, and
-// every NAME:PORT reference (CheckReferences).
+// the Beam job server and the task manager, the worker pool sidecar, the
+// broker's authorization and the Kafka ACLs (CheckKafkaACLs), and every
+// NAME:PORT reference (CheckReferences).
 func CheckCompose(p *types.Project) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	want := []string{"kafka", "kafka-topics", "couchdb", "flink-data-init", "flink-jobmanager", "flink-taskmanager",
+	want := []string{"kafka", "kafka-init", "couchdb", "flink-data-init", "flink-jobmanager", "flink-taskmanager",
 		"beam-worker-pool", "beam-jobserver", "stream", "frontend-1", "frontend-2", "nginx"}
 	for _, w := range want {
 		if _, ok := p.Services[w]; !ok {
@@ -183,8 +168,8 @@ func CheckCompose(p *types.Project) error {
 	extra := map[string][]string{}
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]
-		for k := range s.Environment {
-			if strings.Contains(strings.ToUpper(k), "PASSWORD") || k == "STRATUS_COUCHDB" {
+		for k, v := range s.Environment {
+			if strings.Contains(strings.ToUpper(k), "PASSWORD") || k == "STRATUS_COUCHDB" || v != nil && strings.Contains(strings.ToLower(*v), "password=") {
 				bad("%s: %s is set inline; credentials belong in an env file", name, k)
 			}
 		}
@@ -271,8 +256,10 @@ func CheckCompose(p *types.Project) error {
 	if envType != "external" || envConfig != "localhost:50000" {
 		bad("stream: want --environment-type=external --environment-config=localhost:50000 (the worker pool beside the task manager), got %q %q", envType, envConfig)
 	}
-	if st.DependsOn["kafka-topics"].Condition != types.ServiceConditionCompletedSuccessfully {
-		bad("stream: must wait for kafka-topics to complete")
+	for _, name := range []string{"stream", "frontend-1", "frontend-2"} {
+		if p.Services[name].DependsOn["kafka-init"].Condition != types.ServiceConditionCompletedSuccessfully {
+			bad("%s: must wait for kafka-init to complete (topics, users, ACLs)", name)
+		}
 	}
 
 	// The worker pool shares the task manager's network; the task manager
@@ -313,6 +300,9 @@ func CheckCompose(p *types.Project) error {
 		if !strings.Contains(script, "--upstream "+f+":8080") {
 			bad("nginx: must balance over %s:8080", f)
 		}
+	}
+	if err := CheckKafkaACLs(p, envs); err != nil {
+		errs = append(errs, err)
 	}
 	if err := CheckReferences(p, extra); err != nil {
 		errs = append(errs, err)

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // repoRoot is the repository root, two levels above this package.
@@ -315,60 +317,156 @@ volumes:
 	}
 }
 
-// TestCheckComposeRejects breaks the real compose.yaml in one place at a time
-// (in a temporary copy whose relative paths point back here) and expects
-// CheckCompose to say so.
-func TestCheckComposeRejects(t *testing.T) {
-	orig, err := os.ReadFile("compose.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+// composeCopy writes compose.yaml, the committed *.env.example
+// placeholders and kafka-init.sh into a temporary folder (the relative paths
+// to the rest of the repository pointing back here), with one replacement
+// applied to one of those files (all occurrences when all is set), and
+// loads it.
+func composeCopy(t *testing.T, file, old, new string, all bool) *types.Project {
+	t.Helper()
 	here, _ := filepath.Abs(".")
+	dir := t.TempDir()
+	files, _ := filepath.Glob("*.env.example")
+	files = append(files, "compose.yaml", "kafka-init.sh")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := string(b)
+		if f == file {
+			if !strings.Contains(src, old) {
+				t.Fatalf("test bug: %q not in %s", old, f)
+			}
+			if all {
+				src = strings.ReplaceAll(src, old, new)
+			} else {
+				src = strings.Replace(src, old, new, 1)
+			}
+		}
+		if f == "compose.yaml" {
+			src = strings.ReplaceAll(src, "../..", filepath.Join(here, "..", ".."))
+			src = strings.ReplaceAll(src, "../nginx", filepath.Join(here, "..", "nginx"))
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := LoadCompose(context.Background(), filepath.Join(dir, "compose.yaml"), nil)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	return p
+}
+
+// TestCheckComposeRejects breaks the real compose.yaml (or one of its
+// placeholders) in one place at a time, in a temporary copy, and expects
+// CheckCompose to say so; the unbroken copy passes.
+func TestCheckComposeRejects(t *testing.T) {
+	if err := CheckCompose(composeCopy(t, "", "", "", false)); err != nil {
+		t.Fatalf("the unbroken copy fails:\n%v", err)
+	}
+	const c = "compose.yaml"
 	tests := []struct {
-		name, old, new, want string
+		name, file, old, new string
+		all                  bool
+		want                 string
 	}{
-		{"runner", "--runner=flink", "--runner=prism", "--runner must be flink"},
-		{"endpoint", "--endpoint=beam-jobserver:8099", "--endpoint=beam-jobserver:8100", "--endpoint"},
-		{"duplicate replica", "--replica=frontend-2", "--replica=frontend-1", "share --replica"},
-		{"root user", `user: "65532:65532"`, `user: "0:0"`, "non-root"},
-		{"worker pool off the task manager", `network_mode: "service:flink-taskmanager"`, `network_mode: "service:flink-jobmanager"`, "beam-worker-pool"},
-		{"artifacts off the shared volume", "--artifacts-dir=/flink-data/beam-artifacts", "--artifacts-dir=/tmp/beam-artifacts", "--artifacts-dir"},
-		{"unexposed kafka port", `expose: ["9092", "9093"]`, `expose: ["9093"]`, "kafka:9092"},
-		{"latest image", "image: couchdb:3.5", "image: couchdb:latest", "couchdb"},
-		{"inline credentials", "      KAFKA_NODE_ID: \"1\"", "      KAFKA_NODE_ID: \"1\"\n      COUCHDB_PASSWORD: x", "set inline"},
-		{"one frontend only", "--upstream frontend-2:8080", "", "frontend-2:8080"},
+		{"runner", c, "--runner=flink", "--runner=prism", false, "--runner must be flink"},
+		{"endpoint", c, "--endpoint=beam-jobserver:8099", "--endpoint=beam-jobserver:8100", false, "--endpoint"},
+		{"duplicate replica", c, "--replica=frontend-2", "--replica=frontend-1", false, "share --replica"},
+		{"root user", c, `user: "65532:65532"`, `user: "0:0"`, false, "non-root"},
+		{"worker pool off the task manager", c, `network_mode: "service:flink-taskmanager"`, `network_mode: "service:flink-jobmanager"`, false, "beam-worker-pool"},
+		{"artifacts off the shared volume", c, "--artifacts-dir=/flink-data/beam-artifacts", "--artifacts-dir=/tmp/beam-artifacts", false, "--artifacts-dir"},
+		{"unexposed kafka port", c, `expose: ["9092", "9093", "9094"]`, `expose: ["9093", "9094"]`, false, "kafka:9092"},
+		{"latest image", c, "image: couchdb:3.5", "image: couchdb:latest", false, "couchdb"},
+		{"inline credentials", c, "      KAFKA_NODE_ID: \"1\"", "      KAFKA_NODE_ID: \"1\"\n      COUCHDB_PASSWORD: x", false, "set inline"},
+		{"one frontend only", c, "--upstream frontend-2:8080", "", false, "frontend-2:8080"},
+
+		// Kafka ACLs (issue 13): who may write answers and samples, read answers.
+		{"frontend writes answers", c, "stratus-frontend topic:stratus.predictions  Read,Describe", "stratus-frontend topic:stratus.predictions  Read,Write,Describe", false, "User:stratus-frontend may write stratus.predictions"},
+		{"frontend gets All on answers", c, "stratus-frontend topic:stratus.predictions  Read,Describe", "stratus-frontend topic:stratus.predictions  All", false, "User:stratus-frontend may write stratus.predictions"},
+		{"third user writes samples", c, "stratus-frontend topic:stratus.canvas       Write,Describe", "stratus-frontend topic:stratus.canvas       Write,Describe\n        ops topic:stratus.samples Write", false, "User:ops may write stratus.samples"},
+		{"third user reads answers", c, "stratus-frontend topic:stratus.canvas       Write,Describe", "stratus-frontend topic:stratus.canvas       Write,Describe\n        ops topic:stratus.predictions Read", false, "User:ops may read stratus.predictions"},
+		{"frontend writes dead letters", c, "stratus-frontend topic:stratus.canvas       Write,Describe", "stratus-frontend topic:stratus.canvas       Write,Describe\n        stratus-frontend topic:stratus.deadletter Write", false, "User:stratus-frontend may write stratus.deadletter"},
+		{"pipeline reads answers", c, "stratus-stream   topic:stratus.predictions  Write,Describe", "stratus-stream   topic:stratus.predictions  Read,Write,Describe", false, "User:stratus-stream may read stratus.predictions"},
+		{"pipeline misses its store group", c, "        stratus-stream   group:stratus-stream-store Read,Describe\n", "", false, "User:stratus-stream needs Read on group stratus-stream-store"},
+		{"frontend cannot write events", c, "stratus-frontend topic:stratus.canvas       Write,Describe", "stratus-frontend topic:stratus.canvas       Describe", false, "User:stratus-frontend needs Write on topic stratus.canvas"},
+		{"acl on a missing topic", c, "stratus-stream   topic:stratus.canvas       Read,Describe", "stratus-stream   topic:stratus.canvass       Read,Describe", false, `no topic "stratus.canvass"`},
+		{"frontend gets a group", c, "stratus-frontend topic:stratus.canvas       Write,Describe", "stratus-frontend topic:stratus.canvas       Write,Describe\n        stratus-frontend group:stratus-stream Read", false, "only the pipeline's user (stratus-stream) uses consumer groups"},
+		{"topic alter", c, "stratus-frontend topic:stratus.canvas       Write,Describe", "stratus-frontend topic:stratus.canvas       Write,Describe,Alter", false, "operation Alter"},
+		{"no authorizer", c, "      KAFKA_AUTHORIZER_CLASS_NAME: org.apache.kafka.metadata.authorizer.StandardAuthorizer\n", "", false, "KAFKA_AUTHORIZER_CLASS_NAME must be"},
+		{"allow everyone", c, `KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND: "false"`, `KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND: "true"`, false, "KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND=true"},
+		{"frontend a super user", c, "KAFKA_SUPER_USERS: User:admin", "KAFKA_SUPER_USERS: User:admin;User:stratus-frontend", false, "KAFKA_SUPER_USERS must be User:admin alone"},
+		{"plaintext client listener", c, "CLIENT:SASL_PLAINTEXT,", "CLIENT:PLAINTEXT,", false, `listener CLIENT is "PLAINTEXT"`},
+		{"frontends log in as the pipeline", c, "--kafka-user=stratus-frontend", "--kafka-user=stratus-stream", true, "must log in as two different users"},
+		{"one frontend logs in as the pipeline", c, "--kafka-user=stratus-frontend", "--kafka-user=stratus-stream", false, "log in as more than one user"},
+		{"wrong mechanism", c, `"--kafka-sasl=scram-sha-512", "--kafka-user=stratus-frontend"`, `"--kafka-sasl=plain", "--kafka-user=stratus-frontend"`, false, "--kafka-sasl=plain, but listener CLIENT enables [SCRAM-SHA-512]"},
+		{"worker pool without the password", c, "    env_file:\n      - path: stream.env\n        required: true\n    depends_on:\n      flink-taskmanager", "    depends_on:\n      flink-taskmanager", false, "beam-worker-pool: its workers log in as stratus-stream"},
+		{"frontend with the pipeline's password", c, "      - path: frontend.env\n", "      - path: stream.env\n", false, "frontend-1: STRATUS_KAFKA_PASSWORD in its env files must be stratus-frontend's password"},
+		{"passwords disagree", "frontend.env.example", "STRATUS_KAFKA_PASSWORD=change-me-frontend", "STRATUS_KAFKA_PASSWORD=changed-frontend", false, "STRATUS_KAFKA_PASSWORD in its env files must be stratus-frontend's password"},
+		{"user without a password", "kafka-users.env.example", "SCRAM_PASSWORD_STRATUS_FRONTEND=", "SCRAM_PASSWORD_FRONTEND=", false, "no SCRAM_PASSWORD_STRATUS_FRONTEND"},
+		{"admin logins disagree", "kafka.env.example", `CONTROLLER_PLAIN_SASL_JAAS_CONFIG=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin"`, `CONTROLLER_PLAIN_SASL_JAAS_CONFIG=org.apache.kafka.common.security.plain.PlainLoginModule required username="root"`, false, "the same PLAIN login"},
+		{"inline jaas password", c, "      KAFKA_NODE_ID: \"1\"", "      KAFKA_NODE_ID: \"1\"\n      KAFKA_LISTENER_NAME_BROKER_PLAIN_SASL_JAAS_CONFIG: x username=\"admin\" password=\"y\";", false, "KAFKA_LISTENER_NAME_BROKER_PLAIN_SASL_JAAS_CONFIG is set inline"},
+		{"init script not mounted", c, "./kafka-init.sh:/stratus/kafka-init.sh:ro", "./kafka-init.sh:/stratus/init.sh:ro", false, "must mount deploy/docker/kafka-init.sh"},
+		{"stream before the ACLs", c, "      kafka-init: {condition: service_completed_successfully}\n      couchdb", "      kafka: {condition: service_healthy}\n      couchdb", false, "must wait for kafka-init"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := string(orig)
-			if !strings.Contains(src, tt.old) {
-				t.Fatalf("test bug: %q not in compose.yaml", tt.old)
-			}
-			src = strings.Replace(src, tt.old, tt.new, 1)
-			src = strings.ReplaceAll(src, "../..", filepath.Join(here, "..", ".."))
-			src = strings.ReplaceAll(src, "../nginx", filepath.Join(here, "..", "nginx"))
-			dir := t.TempDir()
-			for _, f := range []string{"couchdb.env.example", "stratus.env.example"} {
-				b, err := os.ReadFile(f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			path := filepath.Join(dir, "compose.yaml")
-			if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			p, err := LoadCompose(context.Background(), path, nil)
-			if err != nil {
-				t.Fatalf("load: %v", err)
-			}
-			err = CheckCompose(p)
+			err := CheckCompose(composeCopy(t, tt.file, tt.old, tt.new, tt.all))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("want a problem mentioning %q, got: %v", tt.want, err)
 			}
 		})
+	}
+}
+
+// wantComposeGrants is every ACL of the compose deployment (issue 13): the
+// pipeline (User:stratus-stream) alone writes answers, samples and dead
+// letters; the frontends (User:stratus-frontend) alone read the answers.
+var wantComposeGrants = []string{
+	"User:stratus-frontend Describe topic:stratus.canvas",
+	"User:stratus-frontend Describe topic:stratus.predictions",
+	"User:stratus-frontend Read topic:stratus.predictions",
+	"User:stratus-frontend Write topic:stratus.canvas",
+	"User:stratus-stream Describe group:stratus-stream",
+	"User:stratus-stream Describe group:stratus-stream-store",
+	"User:stratus-stream Describe topic:stratus.canvas",
+	"User:stratus-stream Describe topic:stratus.deadletter",
+	"User:stratus-stream Describe topic:stratus.predictions",
+	"User:stratus-stream Describe topic:stratus.samples",
+	"User:stratus-stream Read group:stratus-stream",
+	"User:stratus-stream Read group:stratus-stream-store",
+	"User:stratus-stream Read topic:stratus.canvas",
+	"User:stratus-stream Read topic:stratus.samples",
+	"User:stratus-stream Write topic:stratus.deadletter",
+	"User:stratus-stream Write topic:stratus.predictions",
+	"User:stratus-stream Write topic:stratus.samples",
+}
+
+// TestComposeKafkaACLs pins the whole ACL set that kafka-init creates, and
+// that the broker enforces it.
+func TestComposeKafkaACLs(t *testing.T) {
+	p, err := LoadCompose(context.Background(), "compose.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ComposeKafkaGrants(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, "\n") != strings.Join(wantComposeGrants, "\n") {
+		t.Errorf("grants:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(wantComposeGrants, "\n  "))
+	}
+	k := p.Services["kafka"]
+	for key, want := range map[string]string{
+		"KAFKA_AUTHORIZER_CLASS_NAME":          StandardAuthorizer,
+		"KAFKA_SUPER_USERS":                    "User:admin",
+		"KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND": "false",
+		"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CLIENT:SASL_PLAINTEXT,BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+	} {
+		if got := envValue(k, key); got != want {
+			t.Errorf("kafka: %s=%q, want %q", key, got, want)
+		}
 	}
 }
