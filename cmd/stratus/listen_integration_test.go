@@ -41,7 +41,7 @@ func TestUpListensOnlyOnLoopback(t *testing.T) {
 	up := spawn(t, "up", bin, "up", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--kafka-listen", "127.0.0.1:0")
 	defer up.kill(syscall.SIGINT)
 	m := up.waitLine(t, upProcLine, 3*time.Minute)
-	got := listening(t, up)
+	got := listenersOf(t, up)
 	if open := listeners.Unexpected(got); len(open) > 0 {
 		t.Fatalf("stratus up listens beyond loopback on %v (all: %v)", open, got)
 	}
@@ -54,7 +54,7 @@ func TestUpListensOnlyOnLoopback(t *testing.T) {
 // default prism runner, with --metrics-listen on loopback.
 func TestStreamListensOnlyOnLoopback(t *testing.T) {
 	d := deploy(t, "listen")
-	got := listening(t, d.stream)
+	got := listenersOf(t, d.stream)
 	if open := listeners.Unexpected(got); len(open) > 0 {
 		t.Fatalf("stratus stream listens beyond loopback on %v (all: %v)", open, got)
 	}
@@ -87,7 +87,7 @@ func TestUpOnAllInterfaces(t *testing.T) {
 			t.Errorf("no warning about %s 0.0.0.0:0 in:\n%s", flag, log)
 		}
 	}
-	got := listening(t, up)
+	got := listenersOf(t, up)
 	open := listeners.Unexpected(got)
 	for _, a := range open {
 		if !a.Addr().IsUnspecified() {
@@ -124,8 +124,8 @@ func TestUpOnAllInterfaces(t *testing.T) {
 	}
 }
 
-// listening lists p's listeners.
-func listening(t *testing.T, p *proc) []netip.AddrPort {
+// listenersOf lists p's listeners.
+func listenersOf(t *testing.T, p *proc) []netip.AddrPort {
 	t.Helper()
 	got, err := listeners.Of(p.cmd.Process.Pid)
 	if err != nil {
