@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -98,8 +99,11 @@ func TestUpOnAllInterfaces(t *testing.T) {
 		t.Errorf("want exactly the three named wildcard listeners beyond loopback, got %v (all: %v)", open, got)
 	}
 
-	_, brokerPort, _ := strings.Cut(m[2], ":")
-	broker := "127.0.0.1:" + brokerPort
+	_, brokerPort, err := net.SplitHostPort(m[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	broker := net.JoinHostPort("127.0.0.1", brokerPort)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	anon := &kafka.Dialer{Timeout: 5 * time.Second}
