@@ -256,19 +256,41 @@ func CheckKafkaACLs(p *types.Project, envs map[string]map[string]string) error {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, CheckACLTable(acls, ACLRoles{Pipeline: pipeline, Frontend: frontend, Prefix: prefix, Groups: groups, Users: users, Topics: topics}, "kafka-init")...)
+	return errors.Join(errs...)
+}
+
+// ACLRoles is what an ACL table is checked against: the pipeline's and the
+// frontends' users, the topic prefix, the pipeline's consumer groups (its
+// --group and <group>-store), the users that exist and the topics.
+type ACLRoles struct {
+	Pipeline, Frontend, Prefix string
+	Groups, Users              []string
+	Topics                     map[string]bool
+}
+
+// CheckACLTable checks an ACL table (where names it in messages): each rule
+// names an existing user and topic, or a consumer group of the pipeline
+// (for the pipeline only), with Read, Write or Describe; only the
+// pipeline's user may write stratus.predictions, stratus.samples and
+// stratus.deadletter; only the frontends' user may read
+// stratus.predictions; and each has what it uses.
+func CheckACLTable(acls []ACL, r ACLRoles, where string) []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	for _, a := range acls {
-		rule := fmt.Sprintf("kafka-init: ACL %s %s:%s %s", a.User, a.ResourceType, a.Name, strings.Join(a.Operations, ","))
-		if !slices.Contains(users, a.User) {
-			bad("%s: %s is none of its users %v", rule, a.User, users)
+		rule := fmt.Sprintf("%s: ACL %s %s:%s %s", where, a.User, a.ResourceType, a.Name, strings.Join(a.Operations, ","))
+		if !slices.Contains(r.Users, a.User) {
+			bad("%s: %s is none of its users %v", rule, a.User, r.Users)
 		}
 		allowed := []string{"Read", "Write", "Describe"}
 		switch {
-		case a.ResourceType == "topic" && !topics[a.Name]:
-			bad("%s: no topic %q among STRATUS_KAFKA_TOPICS", rule, a.Name)
-		case a.ResourceType == "group" && a.User != pipeline:
-			bad("%s: only the pipeline's user (%s) uses consumer groups", rule, pipeline)
-		case a.ResourceType == "group" && !slices.Contains(groups, a.Name):
-			bad("%s: the pipeline's consumer groups are %s", rule, strings.Join(groups, ", "))
+		case a.ResourceType == "topic" && !r.Topics[a.Name]:
+			bad("%s: no topic %q among the topics it creates", rule, a.Name)
+		case a.ResourceType == "group" && a.User != r.Pipeline:
+			bad("%s: only the pipeline's user (%s) uses consumer groups", rule, r.Pipeline)
+		case a.ResourceType == "group" && !slices.Contains(r.Groups, a.Name):
+			bad("%s: the pipeline's consumer groups are %s", rule, strings.Join(r.Groups, ", "))
 		}
 		if a.ResourceType == "group" {
 			allowed = []string{"Read", "Describe"}
@@ -289,30 +311,30 @@ func CheckKafkaACLs(p *types.Project, envs map[string]map[string]string) error {
 	}
 	for _, u := range sortedKeys(principals) {
 		for _, t := range []string{topicPredictions, topicSamples, topicDeadLetter} {
-			if u != pipeline && can(u, "Write", "topic", prefix+t) {
-				bad("kafka-init: User:%s may write %s; only the pipeline's user %s may (a forged answer, a relabelled sample, a fake dead letter)", u, prefix+t, pipeline)
+			if u != r.Pipeline && can(u, "Write", "topic", r.Prefix+t) {
+				bad("%s: User:%s may write %s; only the pipeline's user %s may (a forged answer, a relabelled sample, a fake dead letter)", where, u, r.Prefix+t, r.Pipeline)
 			}
 		}
-		if u != frontend && can(u, "Read", "topic", prefix+topicPredictions) {
-			bad("kafka-init: User:%s may read %s; only the frontends' user %s may (the answers are other people's)", u, prefix+topicPredictions, frontend)
+		if u != r.Frontend && can(u, "Read", "topic", r.Prefix+topicPredictions) {
+			bad("%s: User:%s may read %s; only the frontends' user %s may (the answers are other people's)", where, u, r.Prefix+topicPredictions, r.Frontend)
 		}
 	}
 	for _, need := range []struct{ user, op, rtype, name, what string }{
-		{pipeline, "Read", "topic", prefix + topicCanvas, "the pipeline reads canvas events"},
-		{pipeline, "Write", "topic", prefix + topicPredictions, "the pipeline writes answers"},
-		{pipeline, "Write", "topic", prefix + topicSamples, "the pipeline writes the samples outbox"},
-		{pipeline, "Read", "topic", prefix + topicSamples, "the store branch reads the samples outbox"},
-		{pipeline, "Write", "topic", prefix + topicDeadLetter, "the pipeline writes dead letters"},
-		{pipeline, "Read", "group", groups[0], "the pipeline fetches and commits its offsets"},
-		{pipeline, "Read", "group", groups[1], "the store branch fetches and commits its offsets"},
-		{frontend, "Write", "topic", prefix + topicCanvas, "the frontends write canvas events"},
-		{frontend, "Read", "topic", prefix + topicPredictions, "the frontends read the answers"},
+		{r.Pipeline, "Read", "topic", r.Prefix + topicCanvas, "the pipeline reads canvas events"},
+		{r.Pipeline, "Write", "topic", r.Prefix + topicPredictions, "the pipeline writes answers"},
+		{r.Pipeline, "Write", "topic", r.Prefix + topicSamples, "the pipeline writes the samples outbox"},
+		{r.Pipeline, "Read", "topic", r.Prefix + topicSamples, "the store branch reads the samples outbox"},
+		{r.Pipeline, "Write", "topic", r.Prefix + topicDeadLetter, "the pipeline writes dead letters"},
+		{r.Pipeline, "Read", "group", r.Groups[0], "the pipeline fetches and commits its offsets"},
+		{r.Pipeline, "Read", "group", r.Groups[1], "the store branch fetches and commits its offsets"},
+		{r.Frontend, "Write", "topic", r.Prefix + topicCanvas, "the frontends write canvas events"},
+		{r.Frontend, "Read", "topic", r.Prefix + topicPredictions, "the frontends read the answers"},
 	} {
 		if !can(need.user, need.op, need.rtype, need.name) {
-			bad("kafka-init: User:%s needs %s on %s %s (%s); the broker would refuse it", need.user, need.op, need.rtype, need.name, need.what)
+			bad("%s: User:%s needs %s on %s %s (%s); the broker would refuse it", where, need.user, need.op, need.rtype, need.name, need.what)
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // portOf is the port of host:port ("" when none).
