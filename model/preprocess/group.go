@@ -235,18 +235,37 @@ func groupParts(ps []part, liberal bool, line float64) [][]int {
 		}
 		best[i] = b
 	}
+	// xs are the clusters' spans and box edges along x: two clusters
+	// whose spans do not overlap and whose boxes are more than nearPart
+	// apart along x score 0 (no overlap, a gap beyond every threshold),
+	// which these tell without scoring them.
+	type xRange struct{ s0, s1, x0, x1 float64 }
+	xs := make([]xRange, n)
+	setX := func(i int) {
+		b := cs[i].box
+		s0, s1 := span(b)
+		xs[i] = xRange{s0, s1, b.x0, b.x1}
+	}
+	near := nearPart * line
 	// rescore scores the pairs of i with the clusters from j0 on.
 	rescore := func(i, j0 int) {
+		a := xs[i]
 		for j := j0; j < n; j++ {
 			if j == i || cs[j] == nil {
 				continue
 			}
-			s, ok := score(cs[i].box, cs[j].box)
+			s, ok := 0.0, false
+			if b := xs[j]; max(a.s0, b.s0) <= min(a.s1, b.s1) || max(a.x0, b.x0)-min(a.x1, b.x1) <= near {
+				s, ok = score(cs[i].box, cs[j].box)
+			}
 			if !ok {
 				s = 0
 			}
 			pair[i*n+j], pair[j*n+i] = s, s
 		}
+	}
+	for i := range n {
+		setX(i)
 	}
 	for i := range n {
 		rescore(i, i+1)
@@ -270,6 +289,7 @@ func groupParts(ps []part, liberal bool, line float64) [][]int {
 		for k := range n {
 			pair[bj*n+k], pair[k*n+bj] = 0, 0
 		}
+		setX(bi)
 		rescore(bi, 0)
 		// Rows whose best pair changed: bi's own, those whose best was
 		// with bi or bj, and those before bi that its new scores beat.

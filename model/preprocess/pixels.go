@@ -190,13 +190,28 @@ func newInkReader(img image.Image, read rowReader, paper, sign int, lp, al []uin
 	case *grayAlpha:
 		return func(y int, out []uint8) {
 			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:2*len(out)]
-			for x := range out {
-				l, a := p[2*x], p[2*x+1]
-				if a == 255 {
-					out[x] = opaque[l]
-				} else {
-					out[x] = blend(mul255(l, a), a)
+			// Once per run of equal pixels (the paper, mostly), two
+			// pixels at a time.
+			conv := func(u uint16) uint8 {
+				if l, a := uint8(u), uint8(u>>8); a != 255 {
+					return blend(mul255(l, a), a)
 				}
+				return opaque[uint8(u)]
+			}
+			prev := binary.LittleEndian.Uint16(p)
+			v := conv(prev)
+			pair := uint32(prev) | uint32(prev)<<16
+			for x := 0; x < len(out); x++ {
+				if x+2 <= len(out) && binary.LittleEndian.Uint32(p[2*x:]) == pair {
+					out[x], out[x+1] = v, v
+					x++
+					continue
+				}
+				if u := binary.LittleEndian.Uint16(p[2*x:]); u != prev {
+					prev, v = u, conv(u)
+					pair = uint32(u) | uint32(u)<<16
+				}
+				out[x] = v
 			}
 		}
 	case *image.Paletted:

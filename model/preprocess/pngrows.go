@@ -1,6 +1,7 @@
 package preprocess
 
 import (
+	"encoding/binary"
 	"image"
 	"image/color"
 )
@@ -117,16 +118,35 @@ func (d *pngDecoder) converter() func(src, dst []byte) {
 	// RGBA.
 	if d.depth == 16 {
 		return func(src, dst []byte) {
+			// Once per run of equal pixels.
+			prev, l := ^binary.LittleEndian.Uint64(src), byte(0)
 			for i := 0; i < len(dst); i += 2 {
-				q := src[4*i : 4*i+8 : 4*i+8]
-				dst[i], dst[i+1] = lum8(uint32(q[0]), uint32(q[2]), uint32(q[4])), q[6]
+				u := binary.LittleEndian.Uint64(src[4*i:])
+				if u != prev {
+					prev, l = u, lum8(uint32(u&0xff), uint32(u>>16&0xff), uint32(u>>32&0xff))
+				}
+				dst[i], dst[i+1] = l, byte(u>>48)
 			}
 		}
 	}
 	return func(src, dst []byte) {
+		// Once per run of equal pixels (the paper, mostly), two pixels at
+		// a time.
+		prev := binary.LittleEndian.Uint32(src)
+		la := uint16(lum8(prev&0xff, prev>>8&0xff, prev>>16&0xff)) | uint16(prev>>24)<<8
+		pair, out := uint64(prev)|uint64(prev)<<32, uint32(la)|uint32(la)<<16
 		for i := 0; i < len(dst); i += 2 {
-			q := src[2*i : 2*i+4 : 2*i+4]
-			dst[i], dst[i+1] = lum8(uint32(q[0]), uint32(q[1]), uint32(q[2])), q[3]
+			if i+4 <= len(dst) && binary.LittleEndian.Uint64(src[2*i:]) == pair {
+				binary.LittleEndian.PutUint32(dst[i:], out)
+				i += 2
+				continue
+			}
+			if u := binary.LittleEndian.Uint32(src[2*i:]); u != prev {
+				prev = u
+				la = uint16(lum8(u&0xff, u>>8&0xff, u>>16&0xff)) | uint16(u>>24)<<8
+				pair, out = uint64(u)|uint64(u)<<32, uint32(la)|uint32(la)<<16
+			}
+			binary.LittleEndian.PutUint16(dst[i:], la)
 		}
 	}
 }
@@ -188,9 +208,19 @@ func (d *pngDecoder) grayConverter() func(src, dst []byte) {
 func (d *pngDecoder) rgb8Converter() func(src, dst []byte) {
 	if !d.trns {
 		return func(src, dst []byte) {
+			// Once per run of equal pixels.
+			var pr, pg, pb, l byte
+			if len(dst) > 0 {
+				pr, pg, pb = src[0], src[1], src[2]
+				l = lum8(uint32(pr), uint32(pg), uint32(pb))
+			}
 			for x := range dst {
 				q := src[3*x : 3*x+3 : 3*x+3]
-				dst[x] = lum8(uint32(q[0]), uint32(q[1]), uint32(q[2]))
+				if q[0] != pr || q[1] != pg || q[2] != pb {
+					pr, pg, pb = q[0], q[1], q[2]
+					l = lum8(uint32(pr), uint32(pg), uint32(pb))
+				}
+				dst[x] = l
 			}
 		}
 	}
@@ -241,9 +271,7 @@ func unfilter(ft byte, cur, prev []byte, bpp int) error {
 			cur[i] += cur[i-bpp]
 		}
 	case 2: // up
-		for i, p := range prev {
-			cur[i] += p
-		}
+		addBytes(cur, prev[:len(cur)])
 	case 3: // average
 		for i := range min(bpp, len(cur)) {
 			cur[i] += prev[i] / 2
@@ -252,31 +280,51 @@ func unfilter(ft byte, cur, prev []byte, bpp int) error {
 			cur[i] += byte((int(cur[i-bpp]) + int(prev[i])) / 2)
 		}
 	case 4: // Paeth
-		for i := range cur {
-			var a, c byte
-			if i >= bpp {
-				a, c = cur[i-bpp], prev[i-bpp]
-			}
-			cur[i] += paeth(a, prev[i], c)
-		}
+		unpaeth(cur, prev, bpp)
 	default:
 		return errPNG("bad filter type")
 	}
 	return nil
 }
 
-// paeth is the Paeth predictor of the PNG specification.
-func paeth(a, b, c byte) byte {
-	pa := absInt(int(b) - int(c))
-	pb := absInt(int(a) - int(c))
-	pc := absInt(int(a) + int(b) - 2*int(c))
-	switch {
-	case pa <= pb && pa <= pc:
-		return a
-	case pb <= pc:
-		return b
+// addBytes adds src to dst byte by byte, modulo 256, eight bytes at a
+// time: the low seven bits of each byte are added, their carry landing in
+// the byte's top bit, whose sum is then the exclusive or of the three.
+func addBytes(dst, src []byte) {
+	const top = 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(dst); i += 8 {
+		a, b := binary.LittleEndian.Uint64(dst[i:]), binary.LittleEndian.Uint64(src[i:])
+		binary.LittleEndian.PutUint64(dst[i:], (a&^top+b&^top)^((a^b)&top))
 	}
-	return c
+	for ; i < len(dst); i++ {
+		dst[i] += src[i]
+	}
+}
+
+// unpaeth undoes the Paeth filter: each byte is predicted by the one of
+// its left (a), upper (b) and upper-left (c) neighbours nearest to
+// a + b − c, ties going to a, then b. Each of the bpp channels is one pass
+// along the row, carrying its left and upper-left bytes.
+func unpaeth(cur, prev []byte, bpp int) {
+	for ch := range min(bpp, len(cur)) {
+		var a, c int
+		for i := ch; i < len(cur); i += bpp {
+			b := int(prev[i])
+			pa, pb := absInt(b-c), absInt(a-c) // |p−a|, |p−b| for p = a + b − c
+			pc := absInt(a + b - 2*c)
+			switch {
+			case pa <= pb && pa <= pc:
+			case pb <= pc:
+				a = b
+			default:
+				a = c
+			}
+			a = (a + int(cur[i])) & 0xff
+			cur[i] = byte(a)
+			c = b
+		}
+	}
 }
 
 func absInt(x int) int {
