@@ -17,6 +17,7 @@ import (
 	"github.com/stratusml/stratus/frontend"
 	"github.com/stratusml/stratus/frontend/reqreply"
 	"github.com/stratusml/stratus/internal/flagenv"
+	"github.com/stratusml/stratus/internal/listeners"
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/store"
 	_ "github.com/stratusml/stratus/store/couchdb"  // http(s):// store URLs
@@ -25,10 +26,11 @@ import (
 
 // frontendFlags are the flags `serve` and `up` share.
 type frontendFlags struct {
-	listen, replica, origins string
-	timeout                  time.Duration
-	rateLimit                float64
-	trustProxy               bool
+	listen, replica, origins, hosts string
+	timeout                         time.Duration
+	rateLimit                       float64
+	maxWSPerClient                  int
+	trustProxy                      bool
 }
 
 func addFrontendFlags(fs *flag.FlagSet) *frontendFlags {
@@ -36,8 +38,10 @@ func addFrontendFlags(fs *flag.FlagSet) *frontendFlags {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "HTTP address to serve the page and the API on")
 	fs.StringVar(&f.replica, "replica", "", "this replica's id in reply_to, unique among replicas (default: host name and a random suffix)")
 	fs.StringVar(&f.origins, "allowed-origins", "", "other origins whose pages may open the WebSocket, comma-separated host patterns (the page's own origin always may)")
+	fs.StringVar(&f.hosts, "allowed-hosts", "", "host names this server answers for besides localhost and loopback addresses, comma-separated patterns (e.g. stratus.example,*.lan); on a loopback --listen no other Host is answered (against DNS rebinding), on any other --listen every Host is unless this is set")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "how long a prediction may take before it is answered 504")
 	fs.Float64Var(&f.rateLimit, "rate-limit", 100, "predictions per second each client may sustain (bursts of twice that); 0 turns the limit off")
+	fs.IntVar(&f.maxWSPerClient, "max-ws-per-client", 8, "WebSockets each client address may hold open at once; 0 turns the bound off")
 	fs.BoolVar(&f.trustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (behind nginx or an ingress)")
 	return f
 }
@@ -56,16 +60,32 @@ func (f *frontendFlags) replicaID() string {
 }
 
 func (f *frontendFlags) config(rr *reqreply.Client, st store.Store, log *slog.Logger, checks ...frontend.Check) frontend.Config {
-	var origins []string
-	for _, o := range strings.Split(f.origins, ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			origins = append(origins, o)
-		}
+	maxWS := f.maxWSPerClient
+	if maxWS <= 0 {
+		maxWS = -1 // the flag's 0 is "off"; Config's 0 is its default
 	}
 	return frontend.Config{
-		Requester: rr, Store: st, Timeout: f.timeout, AllowedOrigins: origins,
-		RateLimit: f.rateLimit, TrustProxy: f.trustProxy, Logger: log, ReadyChecks: checks,
+		Requester: rr, Store: st, Timeout: f.timeout, Logger: log, ReadyChecks: checks,
+		AllowedOrigins: commaList(f.origins),
+		AllowedHosts:   commaList(f.hosts),
+		// The Host check guards a loopback listener against DNS rebinding;
+		// one reachable from elsewhere answers any Host unless told which.
+		ListensBeyondLoopback: !listeners.IsLoopback(f.listen),
+		RateLimit:             f.rateLimit,
+		MaxWSPerClient:        maxWS,
+		TrustProxy:            f.trustProxy,
 	}
+}
+
+// commaList splits a comma-separated flag value, leaving out blanks.
+func commaList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 func runServe(ctx context.Context, env *environment, args []string) error {
