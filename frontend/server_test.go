@@ -57,12 +57,12 @@ func (lp *localPipeline) Send(ctx context.Context, ev *message.CanvasEvent) (<-c
 		}
 		now := time.Now()
 		if lp.fail != "" {
-			ch <- message.NewErrorReply(e.ID, e.Session, message.StagePreprocess, errors.New(lp.fail), now)
+			ch <- message.NewErrorReply(e.Envelope(), message.StagePreprocess, errors.New(lp.fail), now)
 			return
 		}
 		d, err := e.Digits(preprocess.DefaultLimits())
 		if err != nil {
-			ch <- message.NewErrorReply(e.ID, e.Session, message.StagePreprocess, err, now)
+			ch <- message.NewErrorReply(e.Envelope(), message.StagePreprocess, err, now)
 			return
 		}
 		res := lp.rec.Recognize([][]preprocess.Digit{d})[0]

@@ -168,8 +168,14 @@ type wsConn struct {
 	wg      sync.WaitGroup
 
 	mu    sync.Mutex
-	owned []string // ids given to this connection, newest last
+	owned []ownedID // ids given to this connection, newest last
 	seq   int64
+}
+
+// ownedID is a drawing this connection revises, with its latest revision.
+type ownedID struct {
+	id  string
+	rev int
 }
 
 func (wc *wsConn) readLoop(ctx context.Context) error {
@@ -199,6 +205,7 @@ func (wc *wsConn) readLoop(ctx context.Context) error {
 			ev.ID = newID()
 			wc.own(ev.ID)
 		}
+		ev.Rev = wc.revise(ev.ID, ev.Rev)
 		if ev.Session == "" {
 			ev.Session = wc.session
 		}
@@ -271,7 +278,7 @@ func (wc *wsConn) writeLoop(ctx context.Context, cancel context.CancelFunc) {
 func (wc *wsConn) own(id string) {
 	wc.mu.Lock()
 	defer wc.mu.Unlock()
-	wc.owned = append(wc.owned, id)
+	wc.owned = append(wc.owned, ownedID{id: id})
 	if len(wc.owned) > wsOwnedIDs {
 		wc.owned = wc.owned[len(wc.owned)-wsOwnedIDs:]
 	}
@@ -281,9 +288,25 @@ func (wc *wsConn) owns(id string) bool {
 	wc.mu.Lock()
 	defer wc.mu.Unlock()
 	for _, o := range wc.owned {
-		if o == id {
+		if o.id == id {
 			return true
 		}
 	}
 	return false
+}
+
+// revise returns the revision of the next version of drawing id: the one
+// the client gave when it is newer, else one more than the last. Each
+// version's reply names its revision, so an answer to an older version
+// can never be taken for the newest one's.
+func (wc *wsConn) revise(id string, asked int) int {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	for i := range wc.owned {
+		if o := &wc.owned[i]; o.id == id {
+			o.rev = max(o.rev+1, asked)
+			return o.rev
+		}
+	}
+	return max(asked, 1)
 }

@@ -69,12 +69,12 @@ func (lp *localPipeline) Send(_ context.Context, ev *message.CanvasEvent) (<-cha
 		case lp.dropEvery > 0 && n%lp.dropEvery == 0:
 			return
 		case lp.failEvery > 0 && n%lp.failEvery == 0:
-			ch <- message.NewErrorReply(e.ID, e.Session, message.StagePreprocess, errors.New("refused by the test"), now)
+			ch <- message.NewErrorReply(e.Envelope(), message.StagePreprocess, errors.New("refused by the test"), now)
 			return
 		}
 		d, err := e.Digits(preprocess.DefaultLimits())
 		if err != nil {
-			ch <- message.NewErrorReply(e.ID, e.Session, message.StagePreprocess, err, now)
+			ch <- message.NewErrorReply(e.Envelope(), message.StagePreprocess, err, now)
 			return
 		}
 		ch <- message.NewPrediction(&e, lp.rec.Recognize([][]preprocess.Digit{d})[0], now, time.Now())

@@ -42,6 +42,8 @@ const MaxRecordBytes = 8 << 20
 const (
 	// MaxIDLen bounds id, session and reply_to.
 	MaxIDLen = 128
+	// MaxRev bounds an event's rev.
+	MaxRev = 1<<31 - 1
 	// MaxEventBytes bounds a whole CanvasEvent: a 2 MiB PNG in base64 plus room.
 	MaxEventBytes = 2<<20*4/3 + 64<<10
 	// DeadLetterPayload is how much of a bad event a dead letter keeps.
@@ -59,8 +61,13 @@ const (
 
 // CanvasEvent is one drawing to recognise; topic stratus.canvas, key = Session.
 type CanvasEvent struct {
-	V        int                 `json:"v"`
-	ID       string              `json:"id"`
+	V  int    `json:"v"`
+	ID string `json:"id"`
+	// Rev is the revision of drawing ID this event carries: 1 (or 0,
+	// which means 1) for its first version, higher for each later one (a
+	// live drawing is revised as the pen moves). Its Prediction echoes it,
+	// so that a reply answers this version and no other.
+	Rev      int                 `json:"rev,omitempty"`
 	Session  string              `json:"session"`
 	ReplyTo  string              `json:"reply_to"`
 	Mode     recognize.Mode      `json:"mode"`
@@ -80,6 +87,7 @@ type CanvasEvent struct {
 type Prediction struct {
 	V           int                   `json:"v"`
 	ID          string                `json:"id"`
+	Rev         int                   `json:"rev,omitempty"` // the event's, echoed
 	Session     string                `json:"session"`
 	Digits      string                `json:"digits"`
 	Candidates  []recognize.Candidate `json:"candidates"`
@@ -92,16 +100,22 @@ type Prediction struct {
 	Stage string `json:"stage,omitempty"`
 }
 
-// NewErrorReply is the error reply to event id of session: why it failed
+// NewErrorReply is the error reply to the event of env: why it failed
 // and at which stage.
-func NewErrorReply(id, session, stage string, err error, at time.Time) Prediction {
-	return Prediction{V: Version, ID: id, Session: session, Error: err.Error(), Stage: stage, ReceivedAt: at.UTC(), PredictedAt: at.UTC()}
+func NewErrorReply(env Envelope, stage string, err error, at time.Time) Prediction {
+	return Prediction{V: Version, ID: env.ID, Rev: env.Rev, Session: env.Session, Error: err.Error(), Stage: stage, ReceivedAt: at.UTC(), PredictedAt: at.UTC()}
+}
+
+// Envelope returns the part of e that its answer must name.
+func (e *CanvasEvent) Envelope() Envelope {
+	return Envelope{ID: e.ID, Rev: e.Rev, Session: e.Session, ReplyTo: e.ReplyTo}
 }
 
 // Envelope is the part of an event a failed decode can still tell: enough
 // to answer its sender. ReadEnvelope reads it leniently from raw JSON.
 type Envelope struct {
 	ID      string `json:"id"`
+	Rev     int    `json:"rev"`
 	Session string `json:"session"`
 	ReplyTo string `json:"reply_to"`
 }
@@ -111,7 +125,19 @@ type Envelope struct {
 func ReadEnvelope(raw []byte) Envelope {
 	var e Envelope
 	if json.Unmarshal(raw, &e) != nil {
-		return Envelope{}
+		// A rev of the wrong type must not cost the rest.
+		var noRev struct {
+			ID      string `json:"id"`
+			Session string `json:"session"`
+			ReplyTo string `json:"reply_to"`
+		}
+		if json.Unmarshal(raw, &noRev) != nil {
+			return Envelope{}
+		}
+		e = Envelope{ID: noRev.ID, Session: noRev.Session, ReplyTo: noRev.ReplyTo}
+	}
+	if e.Rev < 0 || e.Rev > MaxRev {
+		e.Rev = 0
 	}
 	for _, f := range []*string{&e.ID, &e.Session, &e.ReplyTo} {
 		if len(*f) > MaxIDLen || !utf8.ValidString(*f) {
@@ -159,6 +185,7 @@ var ErrVersion = errors.New("unsupported message version")
 type wireEvent struct {
 	V        *int            `json:"v"`
 	ID       string          `json:"id"`
+	Rev      int             `json:"rev"`
 	Session  string          `json:"session"`
 	ReplyTo  string          `json:"reply_to"`
 	Mode     string          `json:"mode"`
@@ -223,12 +250,14 @@ func DecodeCanvasEvent(data []byte, opt DecodeOptions) (CanvasEvent, error) {
 		return invalid("id, session and reply_to are at most %d bytes", MaxIDLen)
 	case opt.Envelope && (w.ID == "" || w.ReplyTo == ""):
 		return invalid("id and reply_to are required")
+	case w.Rev < 0 || w.Rev > MaxRev:
+		return invalid("rev must be between 1 and %d", MaxRev)
 	}
 	mode, err := recognize.ParseMode(w.Mode)
 	if err != nil {
 		return fail(StageValidate, id, err)
 	}
-	ev := CanvasEvent{V: Version, ID: w.ID, Session: w.Session, ReplyTo: w.ReplyTo, Mode: mode, Width: w.Width, Height: w.Height}
+	ev := CanvasEvent{V: Version, ID: w.ID, Rev: w.Rev, Session: w.Session, ReplyTo: w.ReplyTo, Mode: mode, Width: w.Width, Height: w.Height}
 	if w.SentAt != nil {
 		ev.SentAt = *w.SentAt
 	}
@@ -354,7 +383,7 @@ func (e *CanvasEvent) Digits(lim preprocess.Limits) ([]preprocess.Digit, error) 
 // NewPrediction shapes a recognition result as the Prediction for e.
 func NewPrediction(e *CanvasEvent, r recognize.Result, receivedAt, predictedAt time.Time) Prediction {
 	return Prediction{
-		V: Version, ID: e.ID, Session: e.Session, Digits: r.Digits, Candidates: r.Candidates,
+		V: Version, ID: e.ID, Rev: e.Rev, Session: e.Session, Digits: r.Digits, Candidates: r.Candidates,
 		Confidence: r.Confidence, Model: r.Model, ReceivedAt: receivedAt.UTC(), PredictedAt: predictedAt.UTC(),
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/stratusml/stratus/model/preprocess"
+	"github.com/stratusml/stratus/model/recognize"
 )
 
 func pngBytes(t testing.TB, w, h int) []byte {
@@ -199,6 +200,9 @@ func TestReadEnvelope(t *testing.T) {
 		{"wrong type", `{"id":7,"reply_to":"r"}`, Envelope{}},
 		{"too long", `{"id":"` + long + `","reply_to":"r"}`, Envelope{ReplyTo: "r"}},
 		{"not an object", `[1,2]`, Envelope{}},
+		{"rev", `{"id":"e1","rev":4,"session":"s","reply_to":"r"}`, Envelope{ID: "e1", Rev: 4, Session: "s", ReplyTo: "r"}},
+		{"rev of the wrong type", `{"id":"e1","rev":"4","reply_to":"r"}`, Envelope{ID: "e1", ReplyTo: "r"}},
+		{"rev out of range", `{"id":"e1","rev":-2,"reply_to":"r"}`, Envelope{ID: "e1", ReplyTo: "r"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := ReadEnvelope([]byte(tc.raw)); got != tc.want {
@@ -210,7 +214,7 @@ func TestReadEnvelope(t *testing.T) {
 
 func TestErrorReply(t *testing.T) {
 	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	p := NewErrorReply("e1", "s", StagePreprocess, errors.New("empty drawing"), at)
+	p := NewErrorReply(Envelope{ID: "e1", Rev: 3, Session: "s"}, StagePreprocess, errors.New("empty drawing"), at)
 	b, err := json.Marshal(p)
 	if err != nil {
 		t.Fatal(err)
@@ -219,7 +223,7 @@ func TestErrorReply(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.Error != "empty drawing" || back.Stage != StagePreprocess || back.ID != "e1" || back.Digits != "" || back.V != Version {
+	if back.Error != "empty drawing" || back.Stage != StagePreprocess || back.ID != "e1" || back.Rev != 3 || back.Session != "s" || back.Digits != "" || back.V != Version {
 		t.Errorf("error reply round trip: %s", b)
 	}
 	ok, _ := json.Marshal(Prediction{ID: "e2", Digits: "7"})
@@ -277,4 +281,37 @@ func FuzzRepeatedMember(f *testing.F) {
 			t.Fatalf("repeatedMember(%s) = %q, want %q", data, got, want)
 		}
 	})
+}
+
+// TestDecodeRev: an event's rev is read, echoed by its Prediction, and
+// refused outside 0..MaxRev.
+func TestDecodeRev(t *testing.T) {
+	for _, tc := range []struct {
+		rev     string
+		want    int
+		refused bool
+	}{
+		{"", 0, false},
+		{`,"rev":1`, 1, false},
+		{`,"rev":17`, 17, false},
+		{`,"rev":-1`, 0, true},
+		{`,"rev":2147483648`, 0, true},
+		{`,"rev":"2"`, 0, true},
+		{`,"rev":1.5`, 0, true},
+	} {
+		ev, err := DecodeCanvasEvent(event(tc.rev+`,"strokes":`+goodStrokes), DecodeOptions{})
+		if tc.refused {
+			if err == nil {
+				t.Errorf("rev %s: accepted", tc.rev)
+			}
+			continue
+		}
+		if err != nil || ev.Rev != tc.want {
+			t.Errorf("rev %s: %d, %v; want %d", tc.rev, ev.Rev, err, tc.want)
+			continue
+		}
+		if p := NewPrediction(&ev, recognize.Result{Digits: "7"}, time.Now(), time.Now()); p.Rev != tc.want || p.ID != ev.ID {
+			t.Errorf("rev %s: the prediction names %s rev %d", tc.rev, p.ID, p.Rev)
+		}
+	}
 }

@@ -11,9 +11,14 @@
 // It starts reading at the partitions' end offsets, resolved before New
 // returns, so no reply to a request sent after New can be missed.
 //
+// A reply answers only the request it names: the same event id, revision
+// (rev) and session. One for a request nobody waits for any more (late,
+// after a timeout; a duplicate, after a pipeline restart; an older revision
+// of a drawing) or whose session differs (forged, or another client's) is
+// counted (Hooks.Unmatched) and dropped, never handed to another request.
 // Delivery is at-least-once end to end: a reply may come twice; the first
-// one answers, later ones are counted and dropped. A request that gets no
-// reply before its context ends fails with ErrTimeout.
+// one answers. A request that gets no reply before its context ends fails
+// with ErrTimeout.
 package reqreply
 
 import (
@@ -101,6 +106,17 @@ func (c Config) withDefaults() Config {
 // (Prediction.Error set) for an event it could not answer.
 type Reply = message.Prediction
 
+// waiter is a caller waiting for the reply to one revision of an event in
+// one session.
+type waiter struct {
+	ch      chan Reply
+	rev     int
+	session string
+}
+
+// revision is the rev a request or reply names: 0 means 1.
+func revision(rev int) int { return max(rev, 1) }
+
 // Client sends requests and routes replies. It is safe for concurrent use.
 type Client struct {
 	cfg    Config
@@ -108,8 +124,8 @@ type Client struct {
 	writer *kafka.Writer
 
 	mu      sync.Mutex
-	waiting map[string][]chan Reply // event id → callers, oldest first
-	readers map[int]*kafka.Reader   // reply partition → its reader
+	waiting map[string][]waiter   // event id → callers, oldest first
+	readers map[int]*kafka.Reader // reply partition → its reader
 	closed  bool
 
 	ctx    context.Context
@@ -131,7 +147,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	c := &Client{
 		cfg:     cfg,
 		client:  &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: cfg.Transport},
-		waiting: map[string][]chan Reply{},
+		waiting: map[string][]waiter{},
 		readers: map[int]*kafka.Reader{},
 	}
 	c.writer = &kafka.Writer{
@@ -200,7 +216,7 @@ func (c *Client) Send(ctx context.Context, ev *message.CanvasEvent) (<-chan Repl
 		c.mu.Unlock()
 		return nil, ErrClosed
 	}
-	c.waiting[ev.ID] = append(c.waiting[ev.ID], ch)
+	c.waiting[ev.ID] = append(c.waiting[ev.ID], waiter{ch: ch, rev: revision(ev.Rev), session: ev.Session})
 	c.mu.Unlock()
 
 	start := time.Now()
@@ -242,7 +258,7 @@ func (c *Client) forget(id string, ch <-chan Reply) {
 	defer c.mu.Unlock()
 	ws := c.waiting[id]
 	for i, w := range ws {
-		if w == ch {
+		if w.ch == ch {
 			ws = slices.Delete(ws, i, i+1)
 			break
 		}
@@ -254,19 +270,21 @@ func (c *Client) forget(id string, ch <-chan Reply) {
 	}
 }
 
-// deliver hands a reply to the oldest caller waiting for its id.
+// deliver hands a reply to the oldest caller waiting for its id, rev and
+// session; it reports false when nobody does.
 func (c *Client) deliver(r Reply) bool {
 	c.mu.Lock()
 	ws := c.waiting[r.ID]
-	if len(ws) == 0 {
+	i := slices.IndexFunc(ws, func(w waiter) bool { return w.rev == revision(r.Rev) && w.session == r.Session })
+	if i < 0 {
 		c.mu.Unlock()
 		return false
 	}
-	ch := ws[0]
-	if len(ws) == 1 {
+	ch := ws[i].ch
+	if ws = slices.Delete(ws, i, i+1); len(ws) == 0 {
 		delete(c.waiting, r.ID)
 	} else {
-		c.waiting[r.ID] = ws[1:]
+		c.waiting[r.ID] = ws
 	}
 	c.mu.Unlock()
 	ch <- r // buffered, and each channel gets one reply

@@ -27,6 +27,7 @@ type envelope struct {
 type rejection struct {
 	DeadLetter []byte
 	ID         string
+	Rev        int
 	Session    string
 	ReplyTo    string
 	Stage      string
@@ -88,5 +89,5 @@ func prepare(raw []byte, now time.Time) (inference.Request, *rejection) {
 // reject builds the rejection of an event; encoding a plain struct cannot fail.
 func reject(env message.Envelope, stage string, err error, payload []byte, at time.Time) *rejection {
 	b, _ := json.Marshal(message.NewDeadLetter(env.ID, stage, err, payload, at))
-	return &rejection{DeadLetter: b, ID: env.ID, Session: env.Session, ReplyTo: env.ReplyTo, Stage: stage, Error: err.Error()}
+	return &rejection{DeadLetter: b, ID: env.ID, Rev: env.Rev, Session: env.Session, ReplyTo: env.ReplyTo, Stage: stage, Error: err.Error()}
 }

@@ -244,7 +244,8 @@ type eventDeadLetterFn struct{ Topic, PredictionsTopic string }
 func (fn *eventDeadLetterFn) ProcessElement(r rejection, emit func(kafkaio.Record)) {
 	emit(kafkaio.Record{Topic: fn.Topic, Key: []byte(r.ID), Value: r.DeadLetter})
 	if r.ReplyTo != "" && r.ID != "" {
-		reply := message.NewErrorReply(r.ID, r.Session, r.Stage, errors.New(r.Error), time.Now())
+		env := message.Envelope{ID: r.ID, Rev: r.Rev, Session: r.Session, ReplyTo: r.ReplyTo}
+		reply := message.NewErrorReply(env, r.Stage, errors.New(r.Error), time.Now())
 		emit(kafkaio.Record{Topic: fn.PredictionsTopic, Key: []byte(r.ReplyTo), Value: mustJSON(reply)})
 	}
 }
@@ -262,7 +263,7 @@ func (fn *predictDeadLetterFn) ProcessElement(f inference.Failure, emit func(kaf
 	dl := message.NewDeadLetter(f.Key, message.StagePredict, cause, raw, now)
 	emit(kafkaio.Record{Topic: fn.Topic, Key: []byte(f.Key), Value: mustJSON(dl)})
 	if env.Event.ReplyTo != "" {
-		reply := message.NewErrorReply(f.Key, env.Event.Session, message.StagePredict, cause, now)
+		reply := message.NewErrorReply(env.Event.Envelope(), message.StagePredict, cause, now)
 		emit(kafkaio.Record{Topic: fn.PredictionsTopic, Key: []byte(env.Event.ReplyTo), Value: mustJSON(reply)})
 	}
 }
