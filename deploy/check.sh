@@ -5,7 +5,7 @@
 # check fails.
 #
 #   deploy/check.sh            all checks (scripts/test.sh runs this)
-#   deploy/check.sh docker k8s nginx ansible vagrant   some of them
+#   deploy/check.sh docker k8s kafka nginx ansible vagrant   some of them
 #
 # docker   deploy/docker: Dockerfile lint (BuildKit's parser), the same static
 #          build the Dockerfile runs (CGO_ENABLED=0 … ./cmd/stratus) with its
@@ -13,7 +13,15 @@
 #          compose-go and its references checked (go vet + go test)
 # k8s      deploy/k8s: every overlay built with kustomize (krusty), every
 #          object decoded strictly into its typed struct, custom resources
-#          validated against the vendored CRDs, cross references
+#          validated against the vendored CRDs, cross references, the Kafka
+#          ACLs (KafkaUsers)
+# kafka    the compose file's Kafka on a real broker, on loopback: its
+#          settings turned into server.properties by the image's own
+#          entrypoint class, kafka-init.sh run, then every write, read and
+#          offset commit of each Stratus principal allowed or refused as the
+#          ACLs say (deploy/docker TestKafkaACLsOnRealBroker). Kafka's jars
+#          are deploy/local's (resolved from Maven Central by its pom when
+#          missing); needs Java 17+
 # nginx    deploy/nginx: the rendered config passes `nginx -t`
 # ansible  deploy/ansible: ansible-playbook --syntax-check, and every role
 #          template rendered for every inventory host (render-check.yml)
@@ -26,7 +34,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(docker k8s nginx ansible vagrant)
+[ ${#steps[@]} -gt 0 ] || steps=(docker k8s kafka nginx ansible vagrant)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -83,6 +91,26 @@ for s in "${steps[@]}"; do
       step "k8s: kustomize overlays, strict decoding, CRD schemas, references (deploy/k8s)"
       gomod deploy/k8s
       ;;
+    kafka)
+      step "kafka: the compose broker, kafka-init.sh and the ACLs on a real Kafka (deploy/docker)"
+      need java openjdk-17-jre-headless
+      lib=${STRATUS_KAFKA_LIB:-}
+      if [ -z "$lib" ]; then
+        # deploy/local/kafka.sh's jars when it has resolved them, else the same pom's.
+        lib="${STRATUS_LOCAL_DIR:-$HOME/.cache/stratus-local}/kafka/lib"
+        if ! ls "$lib"/kafka_2.13-*.jar >/dev/null 2>&1; then
+          need mvn maven
+          lib="$tmp/kafka-lib"
+          mvn -q -B -Dstyle.color=never -f deploy/local/kafka/pom.xml dependency:copy-dependencies \
+            -DincludeScope=runtime -DoutputDirectory="$lib" >"$tmp/mvn.log" 2>&1 ||
+            { cat "$tmp/mvn.log" >&2; fail "mvn could not resolve Kafka's jars (deploy/local/kafka/pom.xml)"; }
+        fi
+      fi
+      (cd deploy/docker && STRATUS_KAFKA_LIB=$lib go test -count=1 -timeout 10m -run '^TestKafkaACLsOnRealBroker$' -v . >"$tmp/kafka.log" 2>&1) ||
+        { tail -n 80 "$tmp/kafka.log" >&2; fail "the ACLs on a real Kafka (TestKafkaACLsOnRealBroker)"; }
+      grep -q -- '--- PASS: TestKafkaACLsOnRealBroker' "$tmp/kafka.log" || { tail -n 20 "$tmp/kafka.log" >&2; fail "TestKafkaACLsOnRealBroker did not run"; }
+      grep -E '(User:|wrong password).* (allowed|refused: )' "$tmp/kafka.log" | sed 's/^ *broker_test.go:[0-9]*: /   /'
+      ;;
     nginx)
       step "nginx: nginx -t on the rendered config (deploy/nginx)"
       need nginx nginx
@@ -116,7 +144,7 @@ for s in "${steps[@]}"; do
       (cd deploy/vagrant && VAGRANT_DOTFILE_PATH="$tmp/vagrant" VAGRANT_CHECKPOINT_DISABLE=1 vagrant validate) ||
         fail "vagrant validate"
       ;;
-    *) fail "unknown step $s (docker k8s nginx ansible vagrant)" ;;
+    *) fail "unknown step $s (docker k8s kafka nginx ansible vagrant)" ;;
   esac
 done
 echo "-- deploy: all checks passed (${steps[*]}) in $root/deploy"
