@@ -40,7 +40,7 @@ func addFrontendFlags(fs *flag.FlagSet) *frontendFlags {
 	fs.StringVar(&f.origins, "allowed-origins", "", "other origins whose pages may open the WebSocket, comma-separated host patterns (the page's own origin always may)")
 	fs.StringVar(&f.hosts, "allowed-hosts", "", "host names this server answers for besides localhost and loopback addresses, comma-separated patterns (e.g. stratus.example,*.lan); on a loopback --listen no other Host is answered (against DNS rebinding), on any other --listen every Host is unless this is set")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "how long a prediction may take before it is answered 504")
-	fs.Float64Var(&f.rateLimit, "rate-limit", 100, "predictions per second each client may sustain (bursts of twice that); 0 turns the limit off")
+	fs.Float64Var(&f.rateLimit, "rate-limit", 100, "work each client may sustain, in ordinary drawings per second (bursts of twice that); a drawing is charged by its work, about a unit per millisecond of CPU: 1 for a drawing of strokes, more for very long ones, 7 to 80 for a picture by its pixels and bytes; 0 turns the limit off")
 	fs.IntVar(&f.maxWSPerClient, "max-ws-per-client", 8, "WebSockets each client address may hold open at once; 0 turns the bound off")
 	fs.BoolVar(&f.trustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (behind nginx or an ingress)")
 	return f
@@ -136,8 +136,13 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer srv.Close()
-	return serveHTTP(ctx, env, ff.listen, srv, func(url string) {
+	warnExposed(env.log, "listen", ff.listen, exposesFrontend)
+	return serveHTTP(ctx, env, ff.listen, srv, func(url string) error {
+		if err := checkOwnListeners(env.log, hostPort(url)); err != nil {
+			return err
+		}
 		env.log.Info("serve: listening", "url", url, "replica", rr.ReplicaID(), "kafka", *kf.brokers, "store", store.RedactURL(couch))
+		return nil
 	})
 }
 
@@ -156,8 +161,9 @@ func connectReplies(ctx context.Context, log *slog.Logger, cfg reqreply.Config) 
 
 // serveHTTP serves h on addr until ctx ends, then shuts down gracefully:
 // new connections stop at once, requests in flight get 10 s to finish.
-// ready is called with the URL once the listener is open.
-func serveHTTP(ctx context.Context, env *environment, addr string, h http.Handler, ready func(url string)) error {
+// ready is called with the URL once the listener is open; its error
+// closes the server and is returned.
+func serveHTTP(ctx context.Context, env *environment, addr string, h http.Handler, ready func(url string) error) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -172,7 +178,10 @@ func serveHTTP(ctx context.Context, env *environment, addr string, h http.Handle
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	ready("http://" + ln.Addr().String() + "/")
+	if err := ready("http://" + ln.Addr().String() + "/"); err != nil {
+		_ = hs.Close()
+		return err
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)

@@ -161,18 +161,18 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer srv.Close()
-	errc := make(chan error, 2)
+	errc := make(chan error, 1)
 	go func() {
-		errc <- serveHTTP(ctx, env, ff.listen, srv, func(url string) {
+		errc <- serveHTTP(ctx, env, ff.listen, srv, func(url string) error {
 			// Everything listens now: nothing may be open beyond what the
 			// flags named.
 			named := append([]string{hostPort(url), profilesAddr}, broker.ListenAddrs()...)
 			if err := checkOwnListeners(log, named...); err != nil {
-				errc <- err
-				return
+				return err
 			}
 			log.Info("up: ready to start", "took", time.Since(start).Round(time.Millisecond))
 			fmt.Fprintf(env.stdout, "Stratus is up: open %s (Kafka at %s, data in %s). Ctrl-C stops it.\n", url, brokerAddr, dataDir)
+			return nil
 		})
 	}()
 	select {
