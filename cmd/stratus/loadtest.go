@@ -63,8 +63,9 @@ func runLoadtest(ctx context.Context, env *environment, args []string) error {
 			"errors by kind and the answers' accuracy against the MNIST labels. A live\n"+
 			"progress line goes to stderr when it is a terminal.\n\n"+
 			"Every virtual user comes from this one address, and the frontend limits each\n"+
-			"client address (--rate-limit, 100/s by default): start the frontend under\n"+
-			"test with --rate-limit 0, e.g. `stratus up --rate-limit 0`.\n\n"+
+			"client address (--rate-limit, 100 drawings/s, and --max-ws-per-client, 8\n"+
+			"WebSockets, by default): start the frontend under test with both off, e.g.\n"+
+			"`stratus up --rate-limit 0 --max-ws-per-client 0`.\n\n"+
 			"Exits 1 when the error rate is over --max-errors.")
 	if err := flagenv.Parse(fs, args, env.getenv); err != nil {
 		return usageErr(err)
@@ -145,7 +146,7 @@ func runLoadtest(ctx context.Context, env *environment, args []string) error {
 		}
 	}
 	if rep.ErrorsByKind["http 429"]+rep.ErrorsByKind["ws 429"] > 0 {
-		fmt.Fprintln(env.stderr, "stratus loadtest: the frontend rate-limited this client (429): every virtual user comes from one address; start the frontend with --rate-limit 0")
+		fmt.Fprintln(env.stderr, "stratus loadtest: the frontend rate-limited this client (429): every virtual user comes from one address; start the frontend with --rate-limit 0 --max-ws-per-client 0")
 	}
 	switch {
 	case rep.Requests == 0:
