@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image/png"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -286,12 +285,12 @@ func DecodeCanvasEvent(data []byte, opt DecodeOptions) (CanvasEvent, error) {
 		if len(raw) > lim.MaxPNGBytes {
 			return fail(StageValidate, id, fmt.Errorf("%w: image_png is %d bytes, the limit is %d", preprocess.ErrTooLarge, len(raw), lim.MaxPNGBytes))
 		}
-		cfg, err := png.DecodeConfig(bytes.NewReader(raw))
+		// The header alone, against the picture limits (sides, pixel
+		// budget): a picture over them is refused here, before it is
+		// sent anywhere or decoded.
+		cfg, err := preprocess.ReadPNGInfo(raw, lim)
 		if err != nil {
-			return invalid("image_png is not a PNG: %v", err)
-		}
-		if cfg.Width > lim.MaxSide || cfg.Height > lim.MaxSide || cfg.Width < 1 || cfg.Height < 1 {
-			return fail(StageValidate, id, fmt.Errorf("%w: picture is %d×%d, the limit is %d×%d", preprocess.ErrTooLarge, cfg.Width, cfg.Height, lim.MaxSide, lim.MaxSide))
+			return fail(StageValidate, id, fmt.Errorf("image_png: %w", err))
 		}
 		ev.ImagePNG = raw
 		if ev.Width == 0 && ev.Height == 0 {

@@ -2,10 +2,14 @@ package preprocess
 
 import (
 	"bytes"
+	"compress/zlib"
+	"encoding/binary"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"math"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -91,7 +95,7 @@ func reportCPU(b *testing.B, start time.Duration) {
 }
 
 // benchSides are the picture sides the decode benchmark measures.
-var benchSides = []int{280, 560, 1024, 2048, 4096}
+var benchSides = []int{280, 560, 1024, 1448, 2048, 4096}
 
 // BenchmarkDecodePicture measures what a picture costs the pipeline from
 // its PNG bytes to network inputs (FromPNG: decode, ink, segmentation in
@@ -121,13 +125,12 @@ func BenchmarkDecodePicture(b *testing.B) {
 		}{{"digit", sidePicture}, {"dots", dotsPicture}} {
 			for _, f := range pictureFormats {
 				for _, dec := range decoders {
-					if content.name == "dots" && (f.name != "rgba16" || dec.name != "stratus") {
-						continue // the content's cost is in segmentation, whatever the format
+					if content.name == "dots" && dec.name != "stratus" {
+						continue // the content's cost is in segmentation, whatever the decoder
 					}
 					b.Run(fmt.Sprintf("%s/%s/%d/%s", content.name, f.name, side, dec.name), func(b *testing.B) {
 						data := encodePNG(b, f.convert(content.paint(side)))
 						b.ReportAllocs()
-						b.ReportMetric(float64(len(data)), "png-bytes")
 						cpu := cpuTime()
 						for b.Loop() {
 							if _, err := dec.digits(data); err != nil {
@@ -135,6 +138,7 @@ func BenchmarkDecodePicture(b *testing.B) {
 							}
 						}
 						reportCPU(b, cpu)
+						b.ReportMetric(float64(len(data)), "png-bytes")
 					})
 				}
 			}
@@ -189,9 +193,7 @@ func BenchmarkStrokesWork(b *testing.B) {
 		data := strokesJSON(scribble(c.points, c.perStroke))
 		b.Run(fmt.Sprintf("%d-points-%d-a-stroke", c.points, c.perStroke), func(b *testing.B) {
 			b.ReportAllocs()
-			b.ReportMetric(float64(len(data)), "json-bytes")
 			cpu := cpuTime()
-			defer reportCPU(b, cpu)
 			for b.Loop() {
 				s, err := DecodeStrokesJSON(data, DefaultLimits())
 				if err != nil {
@@ -201,6 +203,151 @@ func BenchmarkStrokesWork(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, cpu)
+			b.ReportMetric(float64(len(data)), "json-bytes")
 		})
+	}
+}
+
+// plainPNG writes a w×h PNG of colour type ctype (gray or RGBA) and bit
+// depth 8 or 16, ink where ink(x, y) says on white paper, quickly (no
+// filters, the fastest compression): large test pictures without
+// image/png's encoder, which is slow under the race detector.
+func plainPNG(tb testing.TB, w, h int, ctype, depth byte, ink func(x, y int) bool) []byte {
+	tb.Helper()
+	chans := map[byte]int{pngGray: 1, pngRGBA: 4}[ctype]
+	bpp := chans * int(depth) / 8
+	paper, dark := bytes.Repeat([]byte{0xff}, bpp), make([]byte, bpp)
+	if ctype == pngRGBA {
+		copy(dark[bpp*3/4:], bytes.Repeat([]byte{0xff}, bpp/4)) // opaque
+	}
+	var z bytes.Buffer
+	zw, err := zlib.NewWriterLevel(&z, zlib.BestSpeed)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	row := make([]byte, 1+w*bpp)
+	for y := range h {
+		for x := range w {
+			px := paper
+			if ink(x, y) {
+				px = dark
+			}
+			copy(row[1+x*bpp:], px)
+		}
+		zw.Write(row)
+	}
+	if err := zw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return pngHeaderFile(w, h, ctype, depth, z.Bytes())
+}
+
+// pngHeaderFile is a PNG file of a w×h picture whose IDAT chunk holds idat.
+func pngHeaderFile(w, h int, ctype, depth byte, idat []byte) []byte {
+	ihdr := binary.BigEndian.AppendUint32(nil, uint32(w))
+	ihdr = binary.BigEndian.AppendUint32(ihdr, uint32(h))
+	out := pngChunk([]byte(pngSignature), "IHDR", append(ihdr, depth, ctype, 0, 0, 0))
+	out = pngChunk(out, "IDAT", idat)
+	return pngChunk(out, "IEND", nil)
+}
+
+// dots is the ink of dotsPicture's 20×20 grid on a side×side picture
+// (squares rather than strokes): 400 pieces.
+func dots(side int) func(x, y int) bool {
+	step := side / 21
+	return func(x, y int) bool { return x >= step && y >= step && x%step < step/4 && y%step < step/3 }
+}
+
+// allocated is the memory that f allocates.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestPictureCostBounded: the costliest pictures the limits let through
+// (as many pixels and bytes of pixel data as they allow, 400 pieces of
+// ink) are decoded and preprocessed in number mode within 6 bytes of
+// memory a pixel and 2 MiB: the picture is kept at one or two bytes a
+// pixel whatever its depth, where image/png kept RGBA at four bytes a
+// pixel and 16-bit RGBA at eight (7.3 and 12.9 bytes a pixel in all).
+// (Their time is BenchmarkDecodePicture's.)
+func TestPictureCostBounded(t *testing.T) {
+	lim := DefaultLimits()
+	side := int(math.Sqrt(float64(lim.MaxPixels)))           // 1448
+	side16 := int(math.Sqrt(float64(lim.MaxPixels * 4 / 8))) // 1024: 8 bytes a pixel
+	cases := []struct {
+		name         string
+		side         int
+		ctype, depth byte
+	}{
+		{"8-bit gray", side, pngGray, 8},
+		{"8-bit RGBA", side, pngRGBA, 8},
+		{"16-bit RGBA", side16, pngRGBA, 16},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			data := plainPNG(t, c.side, c.side, c.ctype, c.depth, dots(c.side))
+			if _, err := ReadPNGInfo(data, lim); err != nil {
+				t.Fatalf("the picture is over the limits: %v", err)
+			}
+			var ds []Digit
+			var err error
+			got := allocated(func() { ds, err = FromPNG(data, lim) })
+			if err != nil || len(ds) == 0 {
+				t.Fatalf("FromPNG: %d digits, %v", len(ds), err)
+			}
+			pixels := c.side * c.side
+			if limit := 6*uint64(pixels) + 2<<20; got > limit {
+				t.Errorf("%d×%d: %.1f MB allocated (%.1f bytes a pixel), want at most %.1f MB", c.side, c.side, float64(got)/1e6, float64(got)/float64(pixels), float64(limit)/1e6)
+			}
+			t.Logf("%d×%d: %d digits, %.1f MB allocated, %.1f bytes a pixel", c.side, c.side, len(ds), float64(got)/1e6, float64(got)/float64(pixels))
+		})
+	}
+}
+
+// TestPictureBudget: a picture is refused from its header alone, before
+// any of its pixels is allocated, when it has more pixels than the budget
+// (2 MiP) or more bytes of pixel data than 8-bit RGBA at the budget, and
+// accepted up to them, 1170×1170 (a phone's canvas) and 1920×1080
+// included.
+func TestPictureBudget(t *testing.T) {
+	cases := []struct {
+		name         string
+		w, h         int
+		ctype, depth byte
+		words        string // of the refusal, "" when accepted
+	}{
+		{"4096×4096 16-bit RGBA", 4096, 4096, pngRGBA, 16, "the limit is 2097152 pixels"},
+		{"1449×1448 8-bit RGBA", 1449, 1448, pngRGBA, 8, "the limit is 2097152 pixels"},
+		{"1025×1024 16-bit RGBA", 1025, 1024, pngRGBA, 16, "bytes of pixel data; the limit is 8388608 bytes"},
+		{"4096×600 gray", 4096, 600, pngGray, 8, "the limit is 2097152 pixels"},
+		{"1448×1448 8-bit RGBA", 1448, 1448, pngRGBA, 8, ""},
+		{"1024×1024 16-bit RGBA", 1024, 1024, pngRGBA, 16, ""},
+		{"1170×1170 8-bit RGBA", 1170, 1170, pngRGBA, 8, ""},
+		{"1920×1080 8-bit RGBA", 1920, 1080, pngRGBA, 8, ""},
+		{"4096×1 gray", 4096, 1, pngGray, 8, ""},
+	}
+	for _, c := range cases {
+		// The header and a few bytes of data: enough to be refused by,
+		// not to be decoded.
+		data := pngHeaderFile(c.w, c.h, c.ctype, c.depth, []byte{0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff})
+		info, err := ReadPNGInfo(data, DefaultLimits())
+		if c.words == "" {
+			if err != nil || info.Width != c.w || info.Height != c.h {
+				t.Errorf("%s: %+v, %v; want it accepted", c.name, info, err)
+			}
+			continue
+		}
+		checkErr(t, c.name, err, ErrTooLarge, c.words)
+		var derr error
+		got := allocated(func() { _, derr = DecodePNG(data, DefaultLimits()) })
+		checkErr(t, c.name+" decoded", derr, ErrTooLarge, c.words)
+		if got > 64<<10 {
+			t.Errorf("%s: refusing it allocated %d bytes", c.name, got)
+		}
 	}
 }

@@ -45,6 +45,7 @@ func clientError(err error) bool {
 func FuzzDecodePNG(f *testing.F) {
 	f.Add(encodePNG(f, paint(skeleton("7", canvases[4].pl, 1), 28, 28, style{pen: 2.5, ink: white, paper: black})))
 	f.Add(bombPNG(100_000, 100_000))
+	f.Add(pngHeaderFile(4096, 4096, pngRGBA, 16, []byte{0x78, 0x01})) // over the pixel budget
 	f.Fuzz(func(t *testing.T, data []byte) {
 		img, err := DecodePNG(data, DefaultLimits())
 		if err != nil {

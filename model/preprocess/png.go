@@ -21,9 +21,10 @@ type PNGInfo struct {
 	Width, Height int
 	// BitsPerPixel is the size of one pixel in the file's decompressed
 	// data: the bit depth times the channels, 1 (a bilevel picture) to 64
-	// (16-bit RGBA). Decoding costs in proportion to it, preprocessing
-	// does not (see Work).
+	// (16-bit RGBA).
 	BitsPerPixel int
+	// Bytes is the size of the file.
+	Bytes int
 }
 
 // Pixels is Width×Height.
@@ -31,8 +32,9 @@ func (p PNGInfo) Pixels() int { return p.Width * p.Height }
 
 // ReadPNGInfo reads the header of a PNG file from outside input and checks
 // it against lim: at most lim.MaxPNGBytes bytes, the PNG signature, a valid
-// IHDR chunk, at most lim.MaxSide pixels a side and lim.MaxPixels in all.
-// It reads the chunks up to IHDR only, so a picture whose header breaks a
+// IHDR chunk, at most lim.MaxSide pixels a side, lim.MaxPixels in all and
+// 4·lim.MaxPixels bytes of decompressed data (see Limits.MaxPixels). It
+// reads the chunks up to IHDR only, so a picture whose header breaks a
 // limit costs nothing however many pixels it declares. Errors wrap
 // ErrTooLarge or ErrInvalid.
 func ReadPNGInfo(data []byte, lim Limits) (PNGInfo, error) {
@@ -159,8 +161,16 @@ func readPNGHeader(data []byte, lim Limits) (*pngDecoder, error) {
 	if d.w*d.h > lim.MaxPixels {
 		return nil, fmt.Errorf("%w: PNG is %d×%d = %d pixels, the limit is %d pixels", ErrTooLarge, d.w, d.h, d.w*d.h, lim.MaxPixels)
 	}
+	if bits := d.w * d.h * d.depth * d.channels(); bits > 8*maxDataPerPixel*lim.MaxPixels {
+		return nil, fmt.Errorf("%w: PNG is %d×%d pixels of %d bits, %d bytes of pixel data; the limit is %d bytes (%d pixels of 8-bit RGBA)",
+			ErrTooLarge, d.w, d.h, d.depth*d.channels(), bits/8, maxDataPerPixel*lim.MaxPixels, lim.MaxPixels)
+	}
 	return d, nil
 }
+
+// maxDataPerPixel is the decompressed data a picture may hold per pixel
+// of Limits.MaxPixels: what an 8-bit RGBA picture holds.
+const maxDataPerPixel = 4
 
 // headerChunk handles a chunk before IHDR: IHDR itself, or an unknown
 // chunk, which is skipped.
@@ -226,7 +236,7 @@ func (d *pngDecoder) channels() int {
 }
 
 func (d *pngDecoder) info() PNGInfo {
-	return PNGInfo{Width: d.w, Height: d.h, BitsPerPixel: d.depth * d.channels()}
+	return PNGInfo{Width: d.w, Height: d.h, BitsPerPixel: d.depth * d.channels(), Bytes: len(d.data)}
 }
 
 // decode reads the chunks after IHDR and the picture in the IDAT chunks,

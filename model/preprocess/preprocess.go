@@ -152,13 +152,20 @@ type Limits struct {
 	MaxStrokes int
 	// MaxSide bounds the width and the height of a canvas or a picture.
 	MaxSide int
-	// MaxPixels bounds the width times the height of a picture.
+	// MaxPixels bounds the width times the height of a picture from
+	// outside input (a PNG), and its decompressed data to that of an 8-bit
+	// RGBA picture of MaxPixels pixels (4 bytes a pixel): a picture with
+	// 16-bit channels may have fewer pixels, since inflating and checking
+	// its data is most of what it costs. Together they bound the time and
+	// memory any picture costs, whatever its header says (see
+	// DefaultLimits). Pictures handed over as an image.Image are the
+	// caller's and bounded by MaxSide only.
 	MaxPixels int
 }
 
 // DefaultLimits returns the limits of DESIGN.md §2: 64 KiB of strokes JSON,
 // 2 MiB of PNG, 2,000 points per stroke, 200 strokes, canvases and pictures
-// of at most 4096×4096.
+// of at most 4096×4096, and pictures of at most 2 MiP (2,097,152 pixels).
 func DefaultLimits() Limits {
 	return Limits{
 		MaxStrokesJSONBytes: 64 << 10,
@@ -166,7 +173,26 @@ func DefaultLimits() Limits {
 		MaxPointsPerStroke:  2000,
 		MaxStrokes:          200,
 		MaxSide:             4096,
-		MaxPixels:           4096 * 4096,
+		// The pixel budget, measured (BenchmarkDecodePicture, CPU time of
+		// decoding and preprocessing in number mode, on the development
+		// machine's 2 cores, shared): a digit, then the costliest content
+		// known (400 pieces), by format:
+		//
+		//	          gray8          rgba8          rgba16
+		//	 280²    0.9 /  -       1.2 /  -       1.9 /  5.5 ms
+		//	1024²    5.2 / 14.3     9.0 / 19.1    11.4 / 24.0 ms
+		//	1448²   11.1 / 23.2    16.2 / 31.2    22.5 / 40.4 ms
+		//	2048²   18.9 /  -      31.5 /  -      41.5 / 74.5 ms
+		//	4096²   72   /  -     120   /  -     191   / 261   ms
+		//
+		// (image/png and 16-bit channels, as before: 4096² rgba16 335 ms,
+		// 153 MB). 2 MiP (1448², 1920×1080, the page's 320-pixel canvas
+		// at any device-pixel ratio, a 1170×1170 phone canvas) keeps the
+		// worst picture to about 30 ms (8-bit RGBA, 400 pieces; 16-bit
+		// RGBA gets 1 MiP, 24 ms), well below the 50 ms at which one
+		// picture delays everyone else's answers, and to 12 MB allocated
+		// (1 or 2 bytes a pixel for the picture, 1 for its ink).
+		MaxPixels: 1 << 21,
 	}
 }
 
