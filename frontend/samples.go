@@ -134,7 +134,8 @@ func digitsRead(sample *store.Sample) int {
 }
 
 // sampleView is a sample as the history shows it: everything but the
-// drawing itself (strokes or PNG), which can be large; input28 (784 bytes a
+// drawing itself (strokes or PNG), which can be large and which the store
+// leaves out of a page (store.ListQuery.Drawing); input28 (784 bytes a
 // digit) is enough for a thumbnail.
 type sampleView struct {
 	ID          string                          `json:"id"`
@@ -173,7 +174,9 @@ func (s *Server) handleSamples(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	list, err := s.cfg.Store.ListSamples(r.Context(), limit, before)
+	// The page is read through the store's index and without drawings
+	// (Drawing unset), so its cost does not grow with the store.
+	list, err := s.cfg.Store.ListSamples(r.Context(), store.ListQuery{Limit: limit, Before: before})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no sample "+before)

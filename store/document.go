@@ -105,6 +105,47 @@ func UnmarshalDocument(data []byte) (Sample, error) {
 	if err := json.Unmarshal(data, &d); err != nil {
 		return Sample{}, fmt.Errorf("store: samples document: %w", err)
 	}
+	return d.sample(), nil
+}
+
+// UnmarshalSummary reads a samples document without its drawing (strokes,
+// image_png): what a page of ListSamples holds unless it asks for the
+// drawing. The drawing's bytes are stepped over, never decoded, so a
+// large picture costs no memory.
+func UnmarshalSummary(data []byte) (Sample, error) {
+	var d summary
+	if err := json.Unmarshal(data, &d); err != nil {
+		return Sample{}, fmt.Errorf("store: samples document: %w", err)
+	}
+	return d.sample(), nil
+}
+
+// Decode reads a stored document of a page q asked for: the whole sample
+// when q.Drawing is set, its summary (UnmarshalSummary) otherwise.
+func (q ListQuery) Decode(doc []byte) (Sample, error) {
+	if q.Drawing {
+		return UnmarshalDocument(doc)
+	}
+	return UnmarshalSummary(doc)
+}
+
+// summary is a document whose drawing fields are skipped: its own strokes
+// and image_png, one level up, hide the embedded document's from
+// encoding/json.
+type summary struct {
+	document
+	Strokes  skipped `json:"strokes"`
+	ImagePNG skipped `json:"image_png"`
+}
+
+// skipped is a JSON value that is read past and dropped.
+type skipped struct{}
+
+// UnmarshalJSON drops b; encoding/json has checked it already.
+func (*skipped) UnmarshalJSON([]byte) error { return nil }
+
+// sample converts the stored form to a Sample.
+func (d *document) sample() Sample {
 	s := Sample{
 		ID: d.ID, Session: d.Session, Mode: d.Mode, Width: d.Width, Height: d.Height,
 		Strokes: d.Strokes, ImagePNG: d.ImagePNG, Input28: d.Input28,
@@ -119,5 +160,5 @@ func UnmarshalDocument(data []byte) (Sample, error) {
 			}
 		}
 	}
-	return s, nil
+	return s
 }

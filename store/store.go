@@ -19,7 +19,9 @@
 //   - Times are kept in UTC to the millisecond.
 //   - Ids order as byte strings (ULIDs sort by time, UUIDs do not);
 //     ScanSamples reads [start, end) in that order.
-//   - ListSamples is newest first by created_at (ties by id, descending).
+//   - ListSamples is newest first by created_at (ties by id, descending),
+//     and reads only the page it returns through an index of that order:
+//     its cost does not grow with the number of stored samples.
 //
 // Errors wrap ErrNotFound, ErrInvalid or ErrConflict where they apply, and
 // never carry credentials.
@@ -155,11 +157,11 @@ type Store interface {
 	// SetLabel sets the user's label of a sample (ErrNotFound when there is
 	// no such sample, ErrInvalid for a bad label); zero at means now.
 	SetLabel(ctx context.Context, id, label string, at time.Time) error
-	// ListSamples returns up to limit samples, newest first (created_at
-	// descending, then id descending). With before set to the id of a
-	// sample, it returns those that come after it in that order (the next
-	// page); ErrNotFound when there is no such sample.
-	ListSamples(ctx context.Context, limit int, before string) ([]Sample, error)
+	// ListSamples returns one page of samples, newest first (created_at
+	// descending, then id descending), as q asks; ErrNotFound when
+	// q.Before names no sample. It reads the page through an index, never
+	// the whole store.
+	ListSamples(ctx context.Context, q ListQuery) ([]Sample, error)
 	// ScanSamples calls fn for each sample whose id is in [start, end), in
 	// id order, reading in pages; an empty start or end leaves that side
 	// open. fn returning ErrStopScan ends the scan without error; any other
@@ -175,6 +177,22 @@ type Store interface {
 	Registry
 	// Close releases the backend's resources.
 	Close() error
+}
+
+// ListQuery asks ListSamples for one page of samples. It is a struct so
+// that a filter (the samples of one session) can join it without
+// changing every caller; a backend keeps an index for each order it lists
+// in.
+type ListQuery struct {
+	// Limit is the most samples the page holds; none when 0 or less.
+	Limit int
+	// Before is the id of the last sample of the previous page: the page
+	// starts right after it. Empty: the page starts with the newest.
+	Before string
+	// Drawing asks for each sample's drawing (strokes or image_png) too.
+	// The history does not show it and it is the largest part of a
+	// document, so a page leaves it out unless asked.
+	Drawing bool
 }
 
 // Errors that the errors of a Store wrap.

@@ -9,7 +9,8 @@
 // cookie authentication. They never appear in an error of this package.
 //
 // Layout: databases PREFIXsamples and PREFIXmodels; Mango indexes in the
-// design documents _design/stratus-created_at and _design/stratus-label.
+// design documents _design/stratus-created_at_id (created_at, then _id:
+// the order of ListSamples) and _design/stratus-label.
 // Writes go through _bulk_docs in batches (Config.BatchSize); every request
 // is retried with exponential backoff on 5xx, 408, 429 and connection
 // errors (Config.Retry), and write conflicts are resolved by re-reading,
@@ -51,10 +52,24 @@ func init() {
 
 // Names of the Mango index design documents and indexes.
 const (
-	IndexCreatedAt = "created_at"
+	// IndexCreatedAt orders samples by created_at, then _id: ListSamples
+	// reads its pages through it. (Databases made before it also have an
+	// index on created_at alone, _design/stratus-created_at, which nothing
+	// uses any longer; EnsureSchema leaves it, as a replica not yet
+	// upgraded may still ask for it.)
+	IndexCreatedAt = "created_at_id"
 	IndexLabel     = "label"
 	ddocPrefix     = "stratus-"
 )
+
+// indexes are the Mango indexes EnsureSchema creates, by name.
+var indexes = []struct {
+	name   string
+	fields []string
+}{
+	{IndexCreatedAt, []string{"created_at", "_id"}},
+	{IndexLabel, []string{"label"}},
+}
 
 // Retry bounds the retries of one request.
 type Retry struct {
@@ -360,10 +375,10 @@ func (s *Store) EnsureSchema(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, field := range []string{IndexCreatedAt, IndexLabel} {
-		index := map[string]any{"fields": []string{field}}
-		err := s.retry(ctx, "create index "+field, func(ctx context.Context) error {
-			return s.samples.CreateIndex(ctx, ddocPrefix+field, field, index)
+	for _, idx := range indexes {
+		index := map[string]any{"fields": idx.fields}
+		err := s.retry(ctx, "create index "+idx.name, func(ctx context.Context) error {
+			return s.samples.CreateIndex(ctx, ddocPrefix+idx.name, idx.name, index)
 		})
 		if err != nil {
 			return err
@@ -476,61 +491,94 @@ func (s *Store) get(ctx context.Context, id string) (*stored, error) {
 	return st, nil
 }
 
-// maxTies bounds the samples ListSamples expects with one created_at (one
-// millisecond).
-const maxTies = 10000
-
-// ListSamples implements store.Store: Mango _find on the created_at index,
-// newest first. The page after a sample is its created_at ties with a
-// smaller id, then everything older. The queries use only inclusive bounds
-// ($lte, equality) and filter the edge here: PouchDB-based servers apply
-// limit before dropping the rows an exclusive bound ($lt) excludes, and
-// would return short pages.
-func (s *Store) ListSamples(ctx context.Context, limit int, before string) ([]store.Sample, error) {
-	if limit <= 0 {
+// ListSamples implements store.Store with at most three requests, each of
+// a bounded size whatever the size of the database: Mango _find on the
+// (created_at, _id) index, newest first, limited to the page.
+//
+// The page after a sample is its created_at ties with a smaller id, then
+// everything older. The ties are asked with an inclusive bound on _id
+// ($lte) and one row more, and the cursor's own row is dropped here:
+// PouchDB-based servers apply the limit before they drop the rows an
+// exclusive bound on a second index field excludes, and would return short
+// pages. An exclusive bound on the first field ($lt on created_at) is a
+// key range on both engines and is exact.
+//
+// Unless q asks for the drawing, the documents come without strokes and
+// image_png (Mango's fields), the bulk of their bytes.
+func (s *Store) ListSamples(ctx context.Context, q store.ListQuery) ([]store.Sample, error) {
+	if q.Limit <= 0 {
 		return nil, nil
 	}
-	if before == "" {
-		return s.find(ctx, map[string]any{"created_at": map[string]any{"$gt": nil}}, limit)
+	if q.Before == "" {
+		return s.find(ctx, q, map[string]any{"created_at": map[string]any{"$gt": nil}}, q.Limit)
 	}
-	cur, err := s.GetSample(ctx, before)
+	at, err := s.createdAt(ctx, q.Before)
 	if err != nil {
 		return nil, err
 	}
-	at := store.FormatTime(cur.CreatedAt)
-	ties, err := s.find(ctx, map[string]any{"created_at": at}, maxTies)
+	ties, err := s.find(ctx, q, map[string]any{"created_at": at, "_id": map[string]any{"$lte": q.Before}}, q.Limit+1)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]store.Sample, 0, limit)
-	for _, t := range ties { // id descending
-		if t.ID < before && len(out) < limit {
-			out = append(out, t)
-		}
-	}
-	if len(out) == limit {
+	out := slices.DeleteFunc(ties, func(t store.Sample) bool { return t.ID == q.Before })
+	out = out[:min(len(out), q.Limit)]
+	if len(out) == q.Limit {
 		return out, nil
 	}
-	older, err := s.find(ctx, map[string]any{"created_at": map[string]any{"$lte": at}}, limit-len(out)+len(ties))
+	older, err := s.find(ctx, q, map[string]any{"created_at": map[string]any{"$lt": at}}, q.Limit-len(out))
 	if err != nil {
 		return nil, err
 	}
-	for _, o := range older {
-		if store.FormatTime(o.CreatedAt) != at && len(out) < limit {
-			out = append(out, o)
-		}
-	}
-	return out, nil
+	return append(out, older...), nil
 }
 
-// find runs a _find sorted by created_at descending (ties by id
-// descending).
-func (s *Store) find(ctx context.Context, selector map[string]any, limit int) ([]store.Sample, error) {
+// createdAt returns the stored created_at of sample id as documents write
+// it, reading only that field; ErrNotFound when there is no such sample.
+func (s *Store) createdAt(ctx context.Context, id string) (string, error) {
+	if err := store.ValidateID(id); err != nil {
+		return "", err
+	}
+	query := map[string]any{"selector": map[string]any{"_id": id}, "fields": []string{"_id", "created_at"}, "limit": 1}
+	var doc struct {
+		CreatedAt string `json:"created_at"`
+	}
+	found := false
+	err := s.retry(ctx, "list before "+id, func(ctx context.Context) error {
+		rs := s.samples.Find(ctx, query)
+		defer rs.Close()
+		for rs.Next() {
+			if err := rs.ScanDoc(&doc); err != nil {
+				return err
+			}
+			found = true
+		}
+		return rs.Err()
+	})
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return "", s.wrap("list before "+id, &statusError{status: http.StatusNotFound, msg: "no such sample"})
+	}
+	return doc.CreatedAt, nil
+}
+
+// listFields are the fields a page without drawings asks for.
+var listFields = slices.DeleteFunc(slices.Clone(store.DocumentFields), func(f string) bool {
+	return f == "strokes" || f == "image_png"
+})
+
+// find runs a _find on the created_at index sorted by created_at, then
+// _id, descending, and decodes the documents as q asks.
+func (s *Store) find(ctx context.Context, q store.ListQuery, selector map[string]any, limit int) ([]store.Sample, error) {
 	query := map[string]any{
 		"selector":  selector,
-		"sort":      []any{map[string]string{"created_at": "desc"}},
+		"sort":      []any{map[string]string{"created_at": "desc"}, map[string]string{"_id": "desc"}},
 		"limit":     limit,
 		"use_index": []string{"_design/" + ddocPrefix + IndexCreatedAt, IndexCreatedAt},
+	}
+	if !q.Drawing {
+		query["fields"] = listFields
 	}
 	var docs []json.RawMessage
 	err := s.retry(ctx, "find in "+s.SamplesDB(), func(ctx context.Context) error {
@@ -551,19 +599,12 @@ func (s *Store) find(ctx context.Context, selector map[string]any, limit int) ([
 	}
 	out := make([]store.Sample, 0, len(docs))
 	for _, doc := range docs {
-		smp, err := store.UnmarshalDocument(doc)
+		smp, err := q.Decode(doc)
 		if err != nil {
 			return nil, s.wrap("find", err)
 		}
 		out = append(out, smp)
 	}
-	// The index orders ties by id already; make it certain.
-	slices.SortStableFunc(out, func(a, b store.Sample) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(b.ID, a.ID)
-	})
 	return out, nil
 }
 

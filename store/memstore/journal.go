@@ -88,6 +88,12 @@ func openJournal(dir, prefix string, sp *space) (*journal, error) {
 		f.Close()
 		return nil, fmt.Errorf("memstore: replay %s: %w", path, err)
 	}
+	for _, d := range sp.all() {
+		if err := d.reindex(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("memstore: replay %s: %w", path, err)
+		}
+	}
 	if err := f.Truncate(good); err != nil { // a torn last record
 		f.Close()
 		return nil, fmt.Errorf("memstore: truncate %s: %w", path, err)
@@ -101,8 +107,9 @@ func openJournal(dir, prefix string, sp *space) (*journal, error) {
 	return j, nil
 }
 
-// replay applies every whole record of f to sp and returns the offset after
-// the last one.
+// replay loads every whole record of f into sp's databases (their indexes
+// are rebuilt afterwards: db.reindex) and returns the offset after the
+// last one.
 func replay(f *os.File, sp *space) (int64, error) {
 	r := bufio.NewReaderSize(f, 1<<20)
 	var off int64
@@ -133,7 +140,7 @@ func replay(f *os.File, sp *space) (int64, error) {
 		if rec.Schema {
 			d.schema = true
 		} else {
-			d.putMem(rec.ID, rec.Doc)
+			d.load(rec.ID, rec.Doc)
 		}
 		off += int64(8 + n)
 	}

@@ -74,41 +74,87 @@ var (
 )
 
 // db is one database: documents by id. Every write of a document goes
-// through put.
+// through put. A stored document is never modified (a write replaces the
+// slice), so a reader may decode one after releasing mu.
 type db struct {
 	name   string // store.SamplesDB or store.ModelsDB
 	mu     sync.RWMutex
 	docs   map[string][]byte
 	ids    []string // sorted
+	order  *byTime  // the samples database only: ids by created_at
 	bytes  int64    // of the documents
 	schema bool
 	j      *journal // nil: in memory only
 }
 
-func newDB(name string) *db { return &db{name: name, docs: map[string][]byte{}} }
+func newDB(name string) *db {
+	d := &db{name: name, docs: map[string][]byte{}}
+	if name == store.SamplesDB {
+		d.order = newByTime()
+	}
+	return d
+}
 
 // put stores doc as the document id (new or replacing), in the journal
 // first when the store is on disk; the caller holds d.mu for writing.
+// The indexes are kept in step with every put.
 func (d *db) put(id string, doc []byte) error {
+	var ms int64
+	if d.order != nil {
+		var err error
+		if ms, err = createdMs(doc); err != nil { // before the journal: all or nothing
+			return err
+		}
+	}
 	if d.j != nil {
 		if err := d.j.append(record{DB: d.name, ID: id, Doc: doc}); err != nil {
 			return err
 		}
 	}
-	d.putMem(id, doc)
-	return nil
-}
-
-// putMem is put without the journal (replay uses it).
-func (d *db) putMem(id string, doc []byte) {
-	if old, exists := d.docs[id]; exists {
-		d.bytes -= int64(len(old))
-	} else {
+	if old, exists := d.docs[id]; !exists {
 		i, _ := slices.BinarySearch(d.ids, id)
 		d.ids = slices.Insert(d.ids, i, id)
+	} else {
+		d.bytes -= int64(len(old))
 	}
 	d.docs[id] = doc
 	d.bytes += int64(len(doc))
+	if d.order != nil {
+		d.order.set(id, ms)
+	}
+	return nil
+}
+
+// load stores doc as the document id without the journal or the indexes:
+// a replay loads every record, then reindex builds the indexes once.
+func (d *db) load(id string, doc []byte) {
+	if old, exists := d.docs[id]; exists {
+		d.bytes -= int64(len(old))
+	}
+	d.docs[id] = doc
+	d.bytes += int64(len(doc))
+}
+
+// reindex rebuilds the indexes from the documents, each in one sort.
+func (d *db) reindex() error {
+	d.ids = make([]string, 0, len(d.docs))
+	for id := range d.docs {
+		d.ids = append(d.ids, id)
+	}
+	slices.Sort(d.ids)
+	if d.order == nil {
+		return nil
+	}
+	at := make(map[string]int64, len(d.docs))
+	for id, doc := range d.docs {
+		ms, err := createdMs(doc)
+		if err != nil {
+			return fmt.Errorf("sample %q: %w", id, err)
+		}
+		at[id] = ms
+	}
+	d.order.rebuild(at)
+	return nil
 }
 
 // space is what one name (and prefix) opens: the samples and the models
@@ -360,46 +406,47 @@ func (s *Store) SetLabel(ctx context.Context, id, label string, at time.Time) er
 	return s.d.put(id, doc)
 }
 
-// ListSamples implements store.Store.
-func (s *Store) ListSamples(ctx context.Context, limit int, before string) ([]store.Sample, error) {
+// ListSamples implements store.Store: the page is read through the
+// byTime index, and only its documents are decoded (without their drawing
+// unless q asks for it).
+func (s *Store) ListSamples(ctx context.Context, q store.ListQuery) ([]store.Sample, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if limit <= 0 {
+	if q.Limit <= 0 {
 		return nil, nil
 	}
+	docs, err := s.pageDocs(q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Sample, len(docs))
+	for i, doc := range docs {
+		if out[i], err = q.Decode(doc); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// pageDocs returns the stored documents of the page q asks for, newest
+// first. It holds the read lock only to walk the index; the documents are
+// decoded after it is released.
+func (s *Store) pageDocs(q store.ListQuery) ([][]byte, error) {
 	s.d.mu.RLock()
 	defer s.d.mu.RUnlock()
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	all := make([]store.Sample, 0, len(s.d.ids))
-	for _, id := range s.d.ids {
-		smp, err := store.UnmarshalDocument(s.d.docs[id])
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, smp)
+	ids, ok := s.d.order.page(q.Limit, q.Before)
+	if !ok {
+		return nil, fmt.Errorf("memstore: list before %q: %w", q.Before, store.ErrNotFound)
 	}
-	slices.SortFunc(all, func(a, b store.Sample) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(b.ID, a.ID)
-	})
-	start := 0
-	if before != "" {
-		i := slices.IndexFunc(all, func(x store.Sample) bool { return x.ID == before })
-		if i < 0 {
-			return nil, fmt.Errorf("memstore: list before %q: %w", before, store.ErrNotFound)
-		}
-		start = i + 1
+	docs := make([][]byte, len(ids))
+	for i, id := range ids {
+		docs[i] = s.d.docs[id]
 	}
-	all = all[start:]
-	if len(all) > limit {
-		all = all[:limit]
-	}
-	return all, nil
+	return docs, nil
 }
 
 // ScanSamples implements store.Store.

@@ -145,13 +145,13 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SetLabel", testSetLabel},
 		{"InvalidSamplesFailAlone", testInvalid},
 		{"DuplicateIDsInOneCall", testDuplicates},
-		{"ListNewestFirst", testList},
 		{"Scan", testScan},
 		{"ScanStops", testScanStops},
 		{"IDRange", testIDRange},
 		{"Concurrent", testConcurrent},
 		{"Replay500", testReplay500},
 	}
+	tests = append(tests, listTests()...)
 	tests = append(tests, registryTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -198,7 +198,7 @@ func testSchema(t *testing.T, ctx context.Context, st store.Store) {
 	if _, _, err := st.IDRange(ctx, "", ""); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("IDRange of an empty store: %v, want ErrNotFound", err)
 	}
-	got, err := st.ListSamples(ctx, 10, "")
+	got, err := st.ListSamples(ctx, store.ListQuery{Limit: 10})
 	if err != nil || len(got) != 0 {
 		t.Errorf("ListSamples of an empty store: %d, %v", len(got), err)
 	}
@@ -244,7 +244,7 @@ func testNotFound(t *testing.T, ctx context.Context, st store.Store) {
 	if err := st.SetLabel(ctx, "01JDNOSUCHSAMPLE000000000", "3", time.Time{}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("SetLabel of a missing id: %v, want ErrNotFound", err)
 	}
-	if _, err := st.ListSamples(ctx, 5, "01JDNOSUCHSAMPLE000000000"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := st.ListSamples(ctx, store.ListQuery{Limit: 5, Before: "01JDNOSUCHSAMPLE000000000"}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("ListSamples before a missing id: %v, want ErrNotFound", err)
 	}
 	if _, err := st.GetSample(ctx, "_design/x"); !errors.Is(err, store.ErrInvalid) {
@@ -408,57 +408,6 @@ func testDuplicates(t *testing.T, ctx context.Context, st store.Store) {
 		t.Errorf("duplicates in one call: predictions %v, want m1 and m2", keys(got.Predictions))
 	}
 	mustCount(t, ctx, st, 1)
-}
-
-func testList(t *testing.T, ctx context.Context, st store.Store) {
-	r := rand.New(rand.NewPCG(10, 10))
-	var all []store.Sample
-	for i := range 23 {
-		at := t0.Add(time.Duration(i/3) * time.Second) // groups of 3 with the same created_at
-		id := ULID(at, r)
-		if i%4 == 0 {
-			id = UUID(r) // ids that do not sort by time
-		}
-		all = append(all, Sample(id, at, "m1"))
-	}
-	mustUpsert(t, ctx, st, all...)
-	want := slices.Clone(all)
-	slices.SortFunc(want, func(a, b store.Sample) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(b.ID, a.ID)
-	})
-	for _, limit := range []int{1, 2, 5, 23, 50} {
-		var got []string
-		before := ""
-		for page := 0; page < 30; page++ {
-			ss, err := st.ListSamples(ctx, limit, before)
-			if err != nil {
-				t.Fatalf("ListSamples(%d, %q): %v", limit, before, err)
-			}
-			if len(ss) > limit {
-				t.Fatalf("ListSamples(%d) returned %d", limit, len(ss))
-			}
-			for _, s := range ss {
-				got = append(got, s.ID)
-			}
-			if len(ss) < limit {
-				break
-			}
-			before = ss[len(ss)-1].ID
-		}
-		if !slices.Equal(got, ids(want)) {
-			t.Errorf("limit %d: pages give\n%v\nwant\n%v", limit, got, ids(want))
-		}
-	}
-	top, err := st.ListSamples(ctx, 3, "")
-	if err != nil || len(top) != 3 || len(top[0].Predictions) != 1 || len(top[0].Strokes) != 1 {
-		t.Errorf("ListSamples returns whole samples: %v", err)
-	}
-	if got, err := st.ListSamples(ctx, 0, ""); err != nil || len(got) != 0 {
-		t.Errorf("ListSamples(0): %d, %v", len(got), err)
-	}
 }
 
 func ids(ss []store.Sample) []string {
