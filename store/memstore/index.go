@@ -23,7 +23,7 @@ import (
 // created_at moves the entries after it, a memmove that stays far below
 // the cost of the write itself.
 type byTime struct {
-	keys []timeKey       // ascending
+	keys []timeKey        // ascending
 	at   map[string]int64 // each indexed id's key time, to find its entry
 }
 
