@@ -110,7 +110,13 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, perr.status, perr.body)
 		return
 	}
+	price, ok := s.limiter.admit(s.clientAddr(r), body)
+	if !ok {
+		s.refuseRate(w)
+		return
+	}
 	ev, perr := decodeEvent(body, nil)
+	price.settle(&ev) // its exact work, refused or not
 	if perr != nil {
 		writeJSON(w, perr.status, perr.body)
 		return

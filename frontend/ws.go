@@ -191,12 +191,14 @@ func (wc *wsConn) readLoop(ctx context.Context) error {
 			wc.send(ctx, errorMessage(seq, failed(http.StatusBadRequest, "", "send CanvasEvents as JSON text messages")))
 			continue
 		}
-		if !wc.s.limiter.allow(wc.client) {
+		price, ok := wc.s.limiter.allowBody(wc.client, data)
+		if !ok {
 			wc.s.metrics.rateLimited.Inc()
 			wc.send(ctx, errorMessage(seq, failed(http.StatusTooManyRequests, "", "too many predictions from this client; slow down")))
 			continue
 		}
 		ev, perr := decodeEvent(data, wc.owns)
+		price.settle(&ev) // its exact work, refused or not
 		if perr != nil {
 			wc.send(ctx, errorMessage(seq, perr))
 			continue

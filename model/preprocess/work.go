@@ -62,7 +62,12 @@ func StrokesWork(strokes []Stroke) int {
 	for _, s := range strokes {
 		points += len(s)
 	}
-	n := float64(len(strokes))
+	return PointsWork(points, len(strokes))
+}
+
+// PointsWork is StrokesWork for strokes of points points in all.
+func PointsWork(points, strokes int) int {
+	n := float64(strokes)
 	return units(pointNs*float64(points) + strokeSquareNs*n*n)
 }
 
