@@ -27,7 +27,7 @@ func failed(status int, id, msg string) *predictError {
 	return &predictError{status: status, body: apiError{Error: msg, ID: id}}
 }
 
-// decodeEvent reads a CanvasEvent body from a client: DESIGN.md §2's
+// decodeEvent reads a CanvasEvent body from a client: docs/contracts.md's
 // rules and limits, and for strokes the preprocessing too (it is cheap, and
 // an empty or degenerate drawing is better refused here, with a 400, than
 // answered by an error reply). owned says whether a client-given id is one

@@ -1,5 +1,5 @@
 // Package frontend is the Stratus web front end: the canvas page (embedded
-// in the binary, no CDN) and the HTTP API of DESIGN.md §5. Drawings become
+// in the binary, no CDN) and the HTTP API of docs/contracts.md. Drawings become
 // CanvasEvents that go to Kafka through a Requester (request-reply over
 // Kafka: frontend/reqreply); the pipeline's answers come back to the replica
 // named in reply_to and from there to the client that waits, over plain HTTP

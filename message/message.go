@@ -1,4 +1,4 @@
-// Package message holds the wire contracts of Stratus (DESIGN.md §2): the
+// Package message holds the wire contracts of Stratus (docs/contracts.md): the
 // CanvasEvent a frontend sends, the Prediction the pipeline answers and the
 // DeadLetter it writes for bad events, with the topics they travel on and a
 // strict decoder for events from outside.
@@ -205,7 +205,7 @@ type DecodeOptions struct {
 
 // DecodeCanvasEvent decodes and validates a CanvasEvent from outside input:
 // JSON shape (unknown and repeated members refused, in points too), version, ids, mode, canvas size,
-// exactly one of strokes or image_png, and the limits of DESIGN.md §2. A
+// exactly one of strokes or image_png, and the limits of docs/contracts.md. A
 // failure is a *StageError with stage decode (not a readable event) or
 // validate (readable but outside the rules); both wrap preprocess.ErrInvalid
 // or preprocess.ErrTooLarge.

@@ -45,7 +45,7 @@ func (t *docTime) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// document is the stored form of a Sample (DESIGN.md §3).
+// document is the stored form of a Sample (docs/contracts.md, Samples documents).
 type document struct {
 	ID          string                 `json:"_id"`
 	Type        string                 `json:"type"`

@@ -13,7 +13,7 @@ import (
 	"github.com/stratusml/stratus/model"
 )
 
-// The model registry: the models database of DESIGN.md §3.
+// The model registry: the models database of docs/contracts.md.
 //
 // A model document is the model file's header (architecture, training
 // settings, metrics, the weights' sha256) with "type":"model" and the

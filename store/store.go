@@ -1,4 +1,4 @@
-// Package store is the storage API of Stratus: the samples of DESIGN.md §3
+// Package store is the storage API of Stratus: the samples of docs/contracts.md
 // behind a small interface with swappable backends, in the way kivik splits
 // its client from its drivers.
 //
@@ -59,7 +59,7 @@ const Input28Len = model.Pixels
 const MaxLabelLen = 32
 
 // Sample is one drawing with its predictions: the samples document of
-// DESIGN.md §3. The JSON tags name the document's fields; MarshalDocument
+// docs/contracts.md. The JSON tags name the document's fields; MarshalDocument
 // writes the stored form.
 type Sample struct {
 	// ID is the event id (ULID or UUID), the document's _id.

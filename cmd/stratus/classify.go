@@ -18,7 +18,7 @@ import (
 	"github.com/stratusml/stratus/model/recognize"
 )
 
-// classifyLine is one line of `stratus classify` output (DESIGN.md §4).
+// classifyLine is one line of `stratus classify` output (docs/contracts.md, Command line).
 type classifyLine struct {
 	File       string                `json:"file"`
 	Digits     string                `json:"digits"`

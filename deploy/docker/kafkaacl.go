@@ -11,7 +11,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
-// The Stratus topics (shared/DESIGN.md), without --topic-prefix.
+// The Stratus topics (docs/contracts.md, Kafka topics), without --topic-prefix.
 const (
 	topicCanvas      = "stratus.canvas"
 	topicPredictions = "stratus.predictions"

@@ -111,7 +111,7 @@ var kafkaUserSecretKeys = map[string][]string{
 	"tls-external":  {},
 }
 
-// The Stratus topics (shared/DESIGN.md), without --topic-prefix.
+// The Stratus topics (docs/contracts.md, Kafka topics), without --topic-prefix.
 const (
 	topicCanvas      = "stratus.canvas"
 	topicPredictions = "stratus.predictions"

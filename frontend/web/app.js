@@ -23,7 +23,7 @@
 
   const LIVE_DEBOUNCE_MS = 180;  // pause in drawing before a live prediction
   const SLOW_MS = 1500;          // when to say the backend is slow
-  const MAX_POINTS = 2000;       // per stroke (DESIGN.md §2)
+  const MAX_POINTS = 2000;       // per stroke (docs/contracts.md, Limits)
   const MAX_STROKES = 200;
   const MAX_HISTORY = 12;
 

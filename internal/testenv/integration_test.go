@@ -28,7 +28,7 @@ import (
 	"github.com/stratusml/stratus/internal/testenv"
 )
 
-// The topics deploy/local/kafka.sh creates (DESIGN.md §2).
+// The topics deploy/local/kafka.sh creates (docs/contracts.md, Kafka topics).
 var stratusTopics = []string{"stratus.canvas", "stratus.predictions", "stratus.deadletter"}
 
 func TestKafkaTopicsExist(t *testing.T) {

@@ -6,7 +6,7 @@
 // gives the same network input however it arrives. Two kinds of drawing are
 // accepted:
 //
-//   - strokes: the pointer samples of a CanvasEvent (see DESIGN.md §2),
+//   - strokes: the pointer samples of a CanvasEvent (see docs/contracts.md),
 //     rendered directly at the target scale by FromStrokes;
 //   - pictures: any image.Image (or PNG bytes), normalised by FromImage.
 //
@@ -18,7 +18,7 @@
 // nearest to pixel (14, 14), as in MNIST (within half a pixel).
 //
 // Everything that reads outside input (DecodeStrokesJSON, DecodePNG,
-// ValidateStrokes) enforces the limits of DESIGN.md §2 and fails with an
+// ValidateStrokes) enforces the limits of docs/contracts.md (Limits) and fails with an
 // error that wraps ErrTooLarge or ErrInvalid and names the broken limit; a
 // drawing without ink fails with ErrEmpty. Callers map all three to a client
 // error (HTTP 400, a dead letter).
@@ -163,7 +163,7 @@ type Limits struct {
 	MaxPixels int
 }
 
-// DefaultLimits returns the limits of DESIGN.md §2: 64 KiB of strokes JSON,
+// DefaultLimits returns the limits of docs/contracts.md (Limits): 64 KiB of strokes JSON,
 // 2 MiB of PNG, 2,000 points per stroke, 200 strokes, canvases and pictures
 // of at most 4096×4096, and pictures of at most 2 MiP (2,097,152 pixels).
 func DefaultLimits() Limits {

@@ -2,7 +2,7 @@
 // pictures with model/preprocess, runs every digit of a batch of drawings
 // through one batched forward pass of model/infer (and, in number mode, the
 // digits it is unsure of through a second one, moved by a pixel each way),
-// and shapes the result as the Prediction fields of DESIGN.md §2 (digits,
+// and shapes the result as the Prediction fields of docs/contracts.md (digits,
 // candidates, confidence).
 package recognize
 
@@ -22,7 +22,7 @@ import (
 // Mode says whether a drawing is one digit or a whole number.
 type Mode string
 
-// The two modes of DESIGN.md §2.
+// The two modes of docs/contracts.md (CanvasEvent).
 const (
 	ModeDigit  Mode = "digit"
 	ModeNumber Mode = "number"

@@ -40,7 +40,7 @@ import (
 	"github.com/stratusml/stratus/transforms/kafkaio"
 )
 
-// Config sets up the streaming pipeline. Zero fields take DESIGN.md's names
+// Config sets up the streaming pipeline. Zero fields take the names of docs/contracts.md
 // and the defaults of the transforms.
 type Config struct {
 	// Brokers are the Kafka bootstrap addresses.

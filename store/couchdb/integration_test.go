@@ -101,7 +101,7 @@ func TestOpenByURL(t *testing.T) {
 	}
 }
 
-// TestDocumentShape checks the stored JSON against DESIGN.md §3 as another
+// TestDocumentShape checks the stored JSON against docs/contracts.md (Store documents) as another
 // client sees it.
 func TestDocumentShape(t *testing.T) {
 	u := testenv.CouchDB(t)
