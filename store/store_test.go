@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -276,4 +277,91 @@ func TestInputs28(t *testing.T) {
 	if _, err := s.Images28(); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("short input: %v", err)
 	}
+}
+
+// TestUnmarshalSummary: a summary is the document less its drawing, and
+// ListQuery.Decode picks it unless the query asks for the drawing.
+func TestUnmarshalSummary(t *testing.T) {
+	withStrokes := storetest.Samples(1, t0, "m1", 1)[0]
+	withPNG := withStrokes
+	withPNG.Strokes, withPNG.ImagePNG = nil, []byte("\x89PNG a picture")
+	withPNG.Label, withPNG.LabelledAt = "7", t0
+	for _, tc := range []struct {
+		name string
+		s    store.Sample
+	}{{"strokes", withStrokes}, {"png", withPNG}} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc, err := store.MarshalDocument(&tc.s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			whole, err := store.UnmarshalDocument(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum, err := store.UnmarshalSummary(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Strokes != nil || sum.ImagePNG != nil {
+				t.Errorf("summary holds the drawing: %d strokes, %d PNG bytes", len(sum.Strokes), len(sum.ImagePNG))
+			}
+			want := whole
+			want.Strokes, want.ImagePNG = nil, nil
+			if a, b := storetest.Canonical(t, sum), storetest.Canonical(t, want); a != b {
+				t.Errorf("summary\n%s\nwant\n%s", a, b)
+			}
+			for _, q := range []store.ListQuery{{}, {Drawing: true}} {
+				got, err := q.Decode(doc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if hasDrawing := got.Strokes != nil || got.ImagePNG != nil; hasDrawing != q.Drawing {
+					t.Errorf("Decode with Drawing %v: drawing read %v", q.Drawing, hasDrawing)
+				}
+			}
+		})
+	}
+	if _, err := store.UnmarshalSummary([]byte(`{"_id":"a","strokes":"not strokes"}`)); err != nil {
+		t.Errorf("a summary steps over the drawing, a malformed one too: %v", err)
+	}
+	if _, err := store.UnmarshalSummary([]byte(`{"_id":"a","strokes":[`)); err == nil {
+		t.Error("a summary of broken JSON: no error")
+	}
+}
+
+// TestUnmarshalSummarySkipsPicture: the picture of a summary costs no
+// memory. The measure is checked on UnmarshalDocument, which must pay for
+// it.
+func TestUnmarshalSummarySkipsPicture(t *testing.T) {
+	const picture = 1 << 20
+	s := storetest.Samples(1, t0, "m1", 1)[0]
+	s.Strokes, s.ImagePNG = nil, make([]byte, picture)
+	doc, err := store.MarshalDocument(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := allocatedBytes(func() { _, _ = store.UnmarshalDocument(doc) })
+	sum := allocatedBytes(func() { _, _ = store.UnmarshalSummary(doc) })
+	t.Logf("bytes allocated per read of a document with a %d-byte picture: whole %d, summary %d", picture, whole, sum)
+	if whole < picture {
+		t.Fatalf("the measure missed UnmarshalDocument's picture: %d bytes", whole)
+	}
+	if sum > picture/16 {
+		t.Errorf("UnmarshalSummary allocated %d bytes, want well under the %d-byte picture", sum, picture)
+	}
+}
+
+// allocatedBytes is the heap bytes one call of f allocates, averaged over
+// several calls.
+func allocatedBytes(f func()) uint64 {
+	const runs = 10
+	f() // warm up
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return (after.TotalAlloc - before.TotalAlloc) / runs
 }

@@ -491,17 +491,24 @@ func (s *Store) get(ctx context.Context, id string) (*stored, error) {
 	return st, nil
 }
 
-// ListSamples implements store.Store with at most three requests, each of
-// a bounded size whatever the size of the database: Mango _find on the
-// (created_at, _id) index, newest first, limited to the page.
+// ListSamples implements store.Store with at most three requests, each
+// asking the server for at most one page (and a row): Mango _find on the
+// (created_at, _id) index, newest first, with the page's limit. On CouchDB
+// each is a bounded range of the index, so a page costs the same whatever
+// the size of the database.
 //
 // The page after a sample is its created_at ties with a smaller id, then
 // everything older. The ties are asked with an inclusive bound on _id
 // ($lte) and one row more, and the cursor's own row is dropped here:
 // PouchDB-based servers apply the limit before they drop the rows an
-// exclusive bound on a second index field excludes, and would return short
-// pages. An exclusive bound on the first field ($lt on created_at) is a
-// key range on both engines and is exact.
+// exclusive bound on the second field of an index excludes, and would
+// return short pages. An exclusive bound on the first field ($lt on
+// created_at) is an exact key range on both engines.
+//
+// Ties are ordered by _id in the server's collation: byte order on PouchDB
+// for the ids Stratus makes, Unicode collation on CouchDB (the two differ
+// only between ids whose first difference is in letter case); paging is
+// exact either way, as every query orders and bounds by the same index.
 //
 // Unless q asks for the drawing, the documents come without strokes and
 // image_png (Mango's fields), the bulk of their bytes.
@@ -533,7 +540,8 @@ func (s *Store) ListSamples(ctx context.Context, q store.ListQuery) ([]store.Sam
 }
 
 // createdAt returns the stored created_at of sample id as documents write
-// it, reading only that field; ErrNotFound when there is no such sample.
+// it, reading only that field; ErrNotFound when there is no such sample
+// (or it has no created_at).
 func (s *Store) createdAt(ctx context.Context, id string) (string, error) {
 	if err := store.ValidateID(id); err != nil {
 		return "", err
@@ -557,7 +565,7 @@ func (s *Store) createdAt(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !found {
+	if !found || doc.CreatedAt == "" { // without created_at it is in no listing
 		return "", s.wrap("list before "+id, &statusError{status: http.StatusNotFound, msg: "no such sample"})
 	}
 	return doc.CreatedAt, nil
