@@ -174,24 +174,26 @@ func DefaultLimits() Limits {
 		MaxStrokes:          200,
 		MaxSide:             4096,
 		// The pixel budget, measured (BenchmarkDecodePicture, CPU time of
-		// decoding and preprocessing in number mode, on the development
-		// machine's 2 cores, shared): a digit, then the costliest content
-		// known (400 pieces), by format:
+		// decoding and preprocessing in number mode, the least of three
+		// runs on the development machine's 2 cores): a digit, then the
+		// costliest content known (400 pieces), by format:
 		//
 		//	          gray8          rgba8          rgba16
-		//	 280²    0.9 /  -       1.2 /  -       1.9 /  5.5 ms
-		//	1024²    5.2 / 14.3     9.0 / 19.1    11.4 / 24.0 ms
-		//	1448²   11.1 / 23.2    16.2 / 31.2    22.5 / 40.4 ms
-		//	2048²   18.9 /  -      31.5 /  -      41.5 / 74.5 ms
-		//	4096²   72   /  -     120   /  -     191   / 261   ms
+		//	 280²    1.0 /  3.8     1.1 /  4.5     1.5 /  4.7 ms
+		//	 560²    2.0 /  5.6     2.9 /  7.0     4.0 /  8.3 ms
+		//	1024²    5.2 / 14.7     7.9 / 19.6    11.4 / 24.2 ms
+		//	1448²   10.0 / 22.4    15.4 / 29.4    21.3 / 35.9 ms
+		//	2048²   18.4 / 40.1    30.0 / 51.6    39.6 / 68.5 ms
+		//	4096²   67   / 132    114   / 184    156   / 242   ms
 		//
-		// (image/png and 16-bit channels, as before: 4096² rgba16 335 ms,
-		// 153 MB). 2 MiP (1448², 1920×1080, the page's 320-pixel canvas
-		// at any device-pixel ratio, a 1170×1170 phone canvas) keeps the
-		// worst picture to about 30 ms (8-bit RGBA, 400 pieces; 16-bit
-		// RGBA gets 1 MiP, 24 ms), well below the 50 ms at which one
-		// picture delays everyone else's answers, and to 12 MB allocated
-		// (1 or 2 bytes a pixel for the picture, 1 for its ink).
+		// (image/png, as before, kept 16-bit channels: 2048² rgba16 84 ms
+		// and 39 MB, 4096² 264 ms and 153 MB). 2 MiP (1448², 1920×1080,
+		// the page's 320-pixel canvas at any device-pixel ratio, a
+		// 1170×1170 phone canvas) keeps the worst picture to about 30 ms
+		// (8-bit RGBA, 400 pieces; 16-bit RGBA gets 1 MiP, 24 ms), well
+		// below the 50 ms at which one picture delays everyone else's
+		// answers, and to 12 MB allocated (1 or 2 bytes a pixel for the
+		// picture, 1 for its ink).
 		MaxPixels: 1 << 21,
 	}
 }

@@ -5,21 +5,22 @@ import "math"
 // Work units price a drawing by the work it asks of Stratus, so that a
 // rate limit can charge each client for its work rather than for its
 // requests (the frontend's limiter does). One unit is a millisecond of one
-// core of the development machine (2 cores of an AMD EPYC, measured while
-// shared with other work, so a little pessimistic); an ordinary drawing,
-// strokes of a digit or two, costs less and is charged one unit.
+// core of the development machine (2 cores of an AMD EPYC); an ordinary
+// drawing, strokes of a digit or two, costs less and is charged one unit.
 //
 // The figures below are CPU times from BenchmarkDecodePicture and
 // BenchmarkStrokesWork (cpu-ms/op, the least of three runs), and from
 // decoding CanvasEvents with message.DecodeCanvasEvent. A picture is
 // priced at the worst content its header allows: the 400-piece picture
 // of the benchmark ("dots", as many pieces as number mode groups) costs
-// about 6 ms more than a single digit at every size, and each of its
-// pixels 7.2 + 1.05·(bytes per pixel) ns:
+// about 6 ms, and each of its pixels 7.2 + 1.05·(bytes per pixel) ns,
+// within a tenth of these and mostly above them:
 //
 //	side   gray8 digit/dots  rgba8 digit/dots  rgba16 digit/dots  (ms)
-//	1024²      5.2 / 14.3        9.0 / 19.1       11.4 / 24.0
-//	1448²     11.1 / 23.2       16.2 / 31.2       22.5 / 40.4
+//	 560²      2.0 /  5.6        2.9 /  7.0        4.0 /  8.3
+//	1024²      5.2 / 14.7        7.9 / 19.6       11.4 / 24.2
+//	1448²     10.0 / 22.4       15.4 / 29.4       21.3 / 35.9
+//	2048²     18.4 / 40.1       30.0 / 51.6       39.6 / 68.5
 //
 // Reading the event that carries a picture (JSON, base64) costs about
 // 11 ns a byte of PNG, once in the frontend and once in the pipeline: a
