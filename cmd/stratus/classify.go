@@ -58,7 +58,7 @@ func runClassify(ctx context.Context, env *environment, args []string) error {
 	}
 	files, failed := expandPaths(env, fs.Args())
 	enc := json.NewEncoder(env.stdout)
-	lim := preprocess.DefaultLimits()
+	lim := preprocess.LocalLimits() // the user's own files
 	for start := 0; start < len(files); start += classifyChunk {
 		if err := ctx.Err(); err != nil {
 			return err

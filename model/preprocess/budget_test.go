@@ -351,3 +351,23 @@ func TestPictureBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalLimits: the user's own files and stored samples keep the limits
+// they had before the pixel budget (MaxSide on a side), which is for
+// strangers' requests only.
+func TestLocalLimits(t *testing.T) {
+	for _, c := range []struct {
+		w, h  int
+		local bool // accepted by LocalLimits
+	}{
+		{1500, 1500, true}, {4096, 4096, true}, {4097, 16, false},
+	} {
+		data := pngHeaderFile(c.w, c.h, pngRGBA, 8, []byte{0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff})
+		if _, err := ReadPNGInfo(data, DefaultLimits()); err == nil {
+			t.Errorf("%d×%d: accepted by DefaultLimits", c.w, c.h)
+		}
+		if _, err := ReadPNGInfo(data, LocalLimits()); (err == nil) != c.local {
+			t.Errorf("%d×%d: LocalLimits: %v, want accepted = %v", c.w, c.h, err, c.local)
+		}
+	}
+}

@@ -198,6 +198,17 @@ func DefaultLimits() Limits {
 	}
 }
 
+// LocalLimits are DefaultLimits for pictures that do not come from a
+// stranger's request: files the user hands to `stratus classify`, and
+// samples already stored (under older limits, up to MaxSide on a side).
+// Only the pixel budget, which protects a shared server's other clients,
+// is lifted, to the whole MaxSide².
+func LocalLimits() Limits {
+	lim := DefaultLimits()
+	lim.MaxPixels = lim.MaxSide * lim.MaxSide
+	return lim
+}
+
 // orDefault fills the zero fields of l from DefaultLimits.
 func (l Limits) orDefault() Limits {
 	d := DefaultLimits()

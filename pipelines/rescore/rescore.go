@@ -225,7 +225,8 @@ func digitsOf(smp *store.Sample) ([]preprocess.Digit, error) {
 	case len(smp.Strokes) > 0:
 		return recognize.StrokeDigits(smp.Strokes, smp.Width, smp.Height, mode)
 	case len(smp.ImagePNG) > 0:
-		img, err := preprocess.DecodePNG(smp.ImagePNG, preprocess.DefaultLimits())
+		// Stored samples passed the limits of their day (up to MaxSide²).
+		img, err := preprocess.DecodePNG(smp.ImagePNG, preprocess.LocalLimits())
 		if err != nil {
 			return nil, err
 		}
