@@ -96,3 +96,40 @@ func BenchmarkListSamples(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkUpsertSamples measures the write path that keeps the indexes:
+// new samples in calls of 100, into a store already holding 100,000 (one
+// op is one sample).
+func BenchmarkUpsertSamples(b *testing.B) {
+	for _, mode := range []string{"mem", "file"} {
+		b.Run(mode, func(b *testing.B) {
+			var st store.Store
+			if mode == "mem" {
+				st = memstore.Open("benchupsert", "")
+				defer memstore.Drop("benchupsert", "")
+			} else {
+				fs, err := memstore.OpenDir(b.TempDir(), "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer fs.Close()
+				st = fs
+			}
+			fill(b, st, 100_000)
+			ctx := context.Background()
+			r := rand.New(rand.NewPCG(2, 2))
+			at := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+			batch := make([]store.Sample, 0, 100)
+			b.ReportAllocs()
+			for b.Loop() {
+				at = at.Add(time.Millisecond)
+				if batch = append(batch, storetest.Sample(storetest.ULID(at, r), at, "m1")); len(batch) == cap(batch) {
+					if err := st.UpsertSamples(ctx, batch); err != nil {
+						b.Fatal(err)
+					}
+					batch = batch[:0]
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -91,9 +92,31 @@ func (x *byTime) page(limit int, before string) ([]string, bool) {
 
 // createdMs reads the created_at of a samples document as byTime keys it:
 // Unix milliseconds (a document without one sorts as the zero time, the
-// oldest). encoding/json steps over every other field without decoding
-// it.
+// oldest). A journal replay calls it for every sample, so it first looks
+// for the field the way MarshalDocument writes it, which a replay of a
+// million samples notices (about 0.1 µs against 7 µs for encoding/json),
+// and asks encoding/json only when that fails.
+//
+// The first `"created_at":"` of a document MarshalDocument wrote is its
+// own created_at: inside a JSON string every quote is escaped, so the
+// sequence occurs only as a key with a string value, and no object nested
+// before it (strokes, input28) or after it (predictions, candidates) has
+// such a key.
 func createdMs(doc []byte) (int64, error) {
+	const key = `"created_at":"`
+	if i := bytes.Index(doc, []byte(key)); i >= 0 {
+		v := doc[i+len(key):]
+		if end := bytes.IndexByte(v, '"'); end >= 0 {
+			if t, err := time.Parse(time.RFC3339Nano, string(v[:end])); err == nil {
+				return t.UnixMilli(), nil
+			}
+		}
+	}
+	return createdMsJSON(doc)
+}
+
+// createdMsJSON is createdMs by encoding/json, for any JSON document.
+func createdMsJSON(doc []byte) (int64, error) {
 	var d struct {
 		CreatedAt string `json:"created_at"`
 	}

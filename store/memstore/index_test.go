@@ -108,3 +108,100 @@ func TestIndexRebuiltOnReplay(t *testing.T) {
 		re.Close()
 	}
 }
+
+// TestIndexMatchesDocuments: the time index kept write by write (new
+// samples, out of order, replays with a later created_at, labels) is the
+// one rebuilt from the stored documents.
+func TestIndexMatchesDocuments(t *testing.T) {
+	ctx := context.Background()
+	st := Open(t.Name(), "")
+	t.Cleanup(func() { Drop(t.Name(), "") })
+	if err := st.EnsureSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(9, 9))
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var all []store.Sample
+	for range 50 {
+		at := t0.Add(time.Duration(r.IntN(5000)) * time.Millisecond)
+		all = append(all, storetest.Sample(storetest.UUID(r), at, "m1"))
+	}
+	all = append(all, store.Sample{ID: "01JNOCREATEDAT000000000000"}) // stamped now
+	if err := st.UpsertSamples(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	replay := all[7]
+	replay.CreatedAt = t0.Add(time.Hour)
+	if err := st.UpsertSamples(ctx, []store.Sample{replay}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetLabel(ctx, all[9].ID, "3", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	st.d.mu.Lock()
+	defer st.d.mu.Unlock()
+	kept := slices.Clone(st.d.order.keys)
+	if err := st.d.reindex(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(kept, st.d.order.keys) {
+		t.Errorf("index kept by writes\n%v\nrebuilt from the documents\n%v", kept, st.d.order.keys)
+	}
+	if len(kept) != len(all) {
+		t.Errorf("%d index entries for %d samples", len(kept), len(all))
+	}
+}
+
+// TestCreatedMs: the quick read of created_at agrees with encoding/json on
+// documents MarshalDocument writes (strings and keys that look like the
+// field included) and falls back to it for any other JSON.
+func TestCreatedMs(t *testing.T) {
+	at := time.Date(2026, 11, 25, 10, 0, 0, 123e6, time.UTC)
+	marshal := func(s store.Sample) []byte {
+		doc, err := store.MarshalDocument(&s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return doc
+	}
+	base := storetest.Sample("01JBASE0000000000000000000", at, "m1")
+	tricky := base
+	tricky.Session = `x","created_at":"2000-01-01T00:00:00.000Z`
+	tricky.Strokes = nil
+	tricky.ImagePNG = []byte(`"created_at":"1999-01-01T00:00:00.000Z"`)
+	tricky.Predictions = map[string]store.PredictionBody{"created_at": storetest.Prediction("created_at", 1, at)}
+	none := base
+	none.CreatedAt = time.Time{}
+	for _, tc := range []struct {
+		name    string
+		doc     []byte
+		want    int64
+		quick   bool // read without encoding/json
+		wantErr bool
+	}{
+		{"stored sample", marshal(base), at.UnixMilli(), true, false},
+		{"look-alikes in strings and keys", marshal(tricky), at.UnixMilli(), true, false},
+		{"no created_at", marshal(none), time.Time{}.UnixMilli(), false, false},
+		{"spaces around the colon", []byte(`{"_id":"a", "created_at" : "2026-11-25T10:00:00.123Z"}`), at.UnixMilli(), false, false},
+		{"finer than milliseconds", []byte(`{"created_at":"2026-11-25T10:00:00.123999Z"}`), at.UnixMilli(), true, false},
+		{"not a time", []byte(`{"created_at":"yesterday"}`), 0, false, true},
+		{"not JSON", []byte(`{"created_at":`), 0, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := createdMs(tc.doc)
+			if (err != nil) != tc.wantErr || (!tc.wantErr && got != tc.want) {
+				t.Fatalf("createdMs = %d, %v; want %d (error %v)", got, err, tc.want, tc.wantErr)
+			}
+			if tc.wantErr {
+				return
+			}
+			if slow, err := createdMsJSON(tc.doc); err != nil || slow != got {
+				t.Errorf("encoding/json reads %d, %v; createdMs %d", slow, err, got)
+			}
+			allocs := testing.AllocsPerRun(10, func() { _, _ = createdMs(tc.doc) })
+			if quick := allocs <= 1; quick != tc.quick {
+				t.Errorf("%.0f allocations: quick path %v, want %v", allocs, quick, tc.quick)
+			}
+		})
+	}
+}

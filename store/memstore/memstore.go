@@ -95,17 +95,29 @@ func newDB(name string) *db {
 	return d
 }
 
-// put stores doc as the document id (new or replacing), in the journal
-// first when the store is on disk; the caller holds d.mu for writing.
-// The indexes are kept in step with every put.
+// put stores doc as the document id (new or replacing) of a database
+// without a time index (the models), in the journal first when the store
+// is on disk; the caller holds d.mu for writing.
 func (d *db) put(id string, doc []byte) error {
-	var ms int64
 	if d.order != nil {
-		var err error
-		if ms, err = createdMs(doc); err != nil { // before the journal: all or nothing
-			return err
-		}
+		return fmt.Errorf("memstore: %s: a document without its created_at", d.name)
 	}
+	return d.write(id, doc)
+}
+
+// putSample is put for a samples document: createdAt, the document's own
+// created_at, keys it in the time index. The caller has it at hand, which
+// spares reading it back from the document on every write.
+func (d *db) putSample(id string, doc []byte, createdAt time.Time) error {
+	if err := d.write(id, doc); err != nil {
+		return err
+	}
+	d.order.set(id, createdAt.UnixMilli())
+	return nil
+}
+
+// write stores doc in the journal and the map and keeps the id index.
+func (d *db) write(id string, doc []byte) error {
 	if d.j != nil {
 		if err := d.j.append(record{DB: d.name, ID: id, Doc: doc}); err != nil {
 			return err
@@ -119,9 +131,6 @@ func (d *db) put(id string, doc []byte) error {
 	}
 	d.docs[id] = doc
 	d.bytes += int64(len(doc))
-	if d.order != nil {
-		d.order.set(id, ms)
-	}
 	return nil
 }
 
@@ -312,7 +321,7 @@ func (s *Store) upsert(ctx context.Context, samples []store.Sample) error {
 		if exists && bytes.Equal(doc, raw) {
 			continue
 		}
-		if err := s.d.put(in.ID, doc); err != nil {
+		if err := s.d.putSample(in.ID, doc, m.CreatedAt); err != nil {
 			failed = append(failed, store.ItemError{ID: in.ID, Err: err})
 		}
 	}
@@ -403,7 +412,7 @@ func (s *Store) SetLabel(ctx context.Context, id, label string, at time.Time) er
 	if err != nil {
 		return err
 	}
-	return s.d.put(id, doc)
+	return s.d.putSample(id, doc, smp.CreatedAt)
 }
 
 // ListSamples implements store.Store: the page is read through the
