@@ -22,18 +22,28 @@ import (
 
 // TestHostileClientOnUp: on `stratus up` (the whole pipeline: Kafka,
 // prism, the CNN, the store), one client sends the costliest pictures the
-// limits allow, as fast as it can, while another draws as people do (a
-// drawing every 50 ms). The ordinary client sees no error and the hostile
-// one is rate-limited by the work it asks for. Both clients' latencies,
-// alone and together, are logged for the notes (timing is not asserted).
+// limits allow on four connections, while another draws as people do (a
+// drawing every 50 ms). The hostile client either sends at the full rate
+// the limit allows (it waits the Retry-After of a 429) or floods (it does
+// not wait). The ordinary client sees no error and the hostile one is
+// rate-limited by the work it asks for. Both clients' latencies, alone and
+// together, are logged for the notes (timing is not asserted).
 func TestHostileClientOnUp(t *testing.T) {
 	up := startUp(t, t.TempDir(), "--trust-proxy")
 	url := up.url + "/api/v1/predict"
 	ordinary := []byte(`{"mode":"digit","width":280,"height":280,"strokes":[[{"x":60,"y":60},{"x":220,"y":60},{"x":200,"y":110},{"x":160,"y":170},{"x":130,"y":240}]]}`)
 	worst := worstPictureEvent(t)
+	drawAs(url, "198.51.100.7", ordinary, 2*time.Second) // warm-up
+	for _, flood := range []bool{false, true} {
+		t.Run(fmt.Sprintf("flood=%v", flood), func(t *testing.T) {
+			hostileBeside(t, url, ordinary, worst, flood)
+		})
+	}
+}
 
-	// Warm up, then the ordinary client alone.
-	drawAs(url, "198.51.100.7", ordinary, 2*time.Second)
+// hostileBeside measures the ordinary client alone, then beside the
+// hostile one.
+func hostileBeside(t *testing.T, url string, ordinary, worst []byte, flood bool) {
 	alone := drawAs(url, "198.51.100.7", ordinary, 15*time.Second)
 
 	stop := make(chan struct{})
@@ -49,7 +59,9 @@ func TestHostileClientOnUp(t *testing.T) {
 					return
 				default:
 				}
-				hostile.post(url, "198.51.100.66", worst)
+				if code := hostile.post(url, "198.51.100.66", worst); code == http.StatusTooManyRequests && !flood {
+					time.Sleep(time.Second) // its Retry-After
+				}
 			}
 		}()
 	}
@@ -129,8 +141,9 @@ type latencyLog struct {
 	lat   []time.Duration
 }
 
-// post sends body as client addr (X-Forwarded-For) and logs the answer.
-func (l *latencyLog) post(url, addr string, body []byte) {
+// post sends body as client addr (X-Forwarded-For), logs the answer and
+// returns its status (0: no answer).
+func (l *latencyLog) post(url, addr string, body []byte) int {
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Forwarded-For", addr)
@@ -140,7 +153,7 @@ func (l *latencyLog) post(url, addr string, body []byte) {
 	defer l.mu.Unlock()
 	if err != nil {
 		l.errs = append(l.errs, err.Error())
-		return
+		return 0
 	}
 	io.Copy(io.Discard, res.Body)
 	res.Body.Close()
@@ -148,6 +161,7 @@ func (l *latencyLog) post(url, addr string, body []byte) {
 	if res.StatusCode == http.StatusOK {
 		l.lat = append(l.lat, time.Since(start))
 	}
+	return res.StatusCode
 }
 
 func (l *latencyLog) percentile(p float64) time.Duration {
