@@ -6,7 +6,7 @@
 # artifact service and a Java expansion service. Jobs run on an embedded
 # Spark (local[N]) in the same JVM; the Go SDK workers run LOOPBACK in the
 # submitting process, so submit from this machine. Beam's portable Spark
-# runner is batch-only for Go pipelines (README: runner matrix).
+# runner is batch-only for Go pipelines (docs/runners.md: runner matrix).
 #
 # start  resolves the job server from Maven Central (first run only):
 #        org.apache.beam:beam-runners-spark-3-job-server:2.77.0 when it is

@@ -63,7 +63,7 @@ type Config struct {
 	Dialer *kafka.Dialer
 	// FetchMaxWait is the reply readers' broker-side long poll (default
 	// 250 ms). Keep it well above the broker's response jitter: kafka-go
-	// drops the connection when a fetch misses it (see README).
+	// drops the connection when a fetch misses it (see docs/pipeline.md).
 	FetchMaxWait time.Duration
 	// RefreshInterval is how often the reply topic's partition count is
 	// checked, to follow a topic that grew (default 30 s).
