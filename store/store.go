@@ -20,10 +20,11 @@
 //   - Ids order as byte strings (ULIDs sort by time, UUIDs do not);
 //     ScanSamples reads [start, end) in that order.
 //   - ListSamples is newest first by created_at (ties by id, descending,
-//     in byte order; CouchDB orders ties in its Unicode collation, which
-//     differs only between ids whose first difference is in letter case),
-//     and reads only the page it returns through an index of that order:
-//     its cost does not grow with the number of stored samples.
+//     in byte order; on CouchDB, ids whose first difference is in letter
+//     case may follow its Unicode collation instead), and reads only the
+//     page it returns through an index of that order: its cost does not
+//     grow with the number of stored samples. Following Before from page
+//     to page gives every sample once.
 //
 // Errors wrap ErrNotFound, ErrInvalid or ErrConflict where they apply, and
 // never carry credentials.

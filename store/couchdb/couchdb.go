@@ -9,8 +9,8 @@
 // cookie authentication. They never appear in an error of this package.
 //
 // Layout: databases PREFIXsamples and PREFIXmodels; Mango indexes in the
-// design documents _design/stratus-created_at_id (created_at, then _id:
-// the order of ListSamples) and _design/stratus-label.
+// design documents _design/stratus-created_at, _design/stratus-created_at_id
+// (created_at, then _id: see list.go) and _design/stratus-label.
 // Writes go through _bulk_docs in batches (Config.BatchSize); every request
 // is retried with exponential backoff on 5xx, 408, 429 and connection
 // errors (Config.Retry), and write conflicts are resolved by re-reading,
@@ -30,7 +30,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,24 +51,28 @@ func init() {
 
 // Names of the Mango index design documents and indexes.
 const (
-	// IndexCreatedAt orders samples by created_at, then _id: ListSamples
-	// reads its pages through it. (Databases made before it also have an
-	// index on created_at alone, _design/stratus-created_at, which nothing
-	// uses any longer; EnsureSchema leaves it, as a replica not yet
-	// upgraded may still ask for it.)
-	IndexCreatedAt = "created_at_id"
-	IndexLabel     = "label"
-	ddocPrefix     = "stratus-"
+	// IndexCreatedAt orders samples by created_at (ties by _id, in byte
+	// order): ListSamples reads its pages through it.
+	IndexCreatedAt = "created_at"
+	// IndexCreatedAtID orders samples by created_at, then _id (in the
+	// server's collation): ListSamples reads a group of ties through it.
+	IndexCreatedAtID = "created_at_id"
+	IndexLabel       = "label"
+	ddocPrefix       = "stratus-"
 )
 
-// indexes are the Mango indexes EnsureSchema creates, by name.
-var indexes = []struct {
+// mangoIndex is a Mango index EnsureSchema creates, in the design document
+// ddocPrefix+name.
+type mangoIndex struct {
 	name   string
 	fields []string
-}{
-	{IndexCreatedAt, []string{"created_at", "_id"}},
-	{IndexLabel, []string{"label"}},
 }
+
+var (
+	byCreatedAt   = mangoIndex{IndexCreatedAt, []string{"created_at"}}
+	byCreatedAtID = mangoIndex{IndexCreatedAtID, []string{"created_at", "_id"}}
+	indexes       = []mangoIndex{byCreatedAt, byCreatedAtID, {IndexLabel, []string{"label"}}}
+)
 
 // Retry bounds the retries of one request.
 type Retry struct {
@@ -489,131 +492,6 @@ func (s *Store) get(ctx context.Context, id string) (*stored, error) {
 		return nil, s.wrap("get sample "+id, permanent{err})
 	}
 	return st, nil
-}
-
-// ListSamples implements store.Store with at most three requests, each
-// asking the server for at most one page (and a row): Mango _find on the
-// (created_at, _id) index, newest first, with the page's limit. On CouchDB
-// each is a bounded range of the index, so a page costs the same whatever
-// the size of the database.
-//
-// The page after a sample is its created_at ties with a smaller id, then
-// everything older. The ties are asked with an inclusive bound on _id
-// ($lte) and one row more, and the cursor's own row is dropped here:
-// PouchDB-based servers apply the limit before they drop the rows an
-// exclusive bound on the second field of an index excludes, and would
-// return short pages. An exclusive bound on the first field ($lt on
-// created_at) is an exact key range on both engines.
-//
-// Ties are ordered by _id in the server's collation: byte order on PouchDB
-// for the ids Stratus makes, Unicode collation on CouchDB (the two differ
-// only between ids whose first difference is in letter case); paging is
-// exact either way, as every query orders and bounds by the same index.
-//
-// Unless q asks for the drawing, the documents come without strokes and
-// image_png (Mango's fields), the bulk of their bytes.
-func (s *Store) ListSamples(ctx context.Context, q store.ListQuery) ([]store.Sample, error) {
-	if q.Limit <= 0 {
-		return nil, nil
-	}
-	if q.Before == "" {
-		return s.find(ctx, q, map[string]any{"created_at": map[string]any{"$gt": nil}}, q.Limit)
-	}
-	at, err := s.createdAt(ctx, q.Before)
-	if err != nil {
-		return nil, err
-	}
-	ties, err := s.find(ctx, q, map[string]any{"created_at": at, "_id": map[string]any{"$lte": q.Before}}, q.Limit+1)
-	if err != nil {
-		return nil, err
-	}
-	out := slices.DeleteFunc(ties, func(t store.Sample) bool { return t.ID == q.Before })
-	out = out[:min(len(out), q.Limit)]
-	if len(out) == q.Limit {
-		return out, nil
-	}
-	older, err := s.find(ctx, q, map[string]any{"created_at": map[string]any{"$lt": at}}, q.Limit-len(out))
-	if err != nil {
-		return nil, err
-	}
-	return append(out, older...), nil
-}
-
-// createdAt returns the stored created_at of sample id as documents write
-// it, reading only that field; ErrNotFound when there is no such sample
-// (or it has no created_at).
-func (s *Store) createdAt(ctx context.Context, id string) (string, error) {
-	if err := store.ValidateID(id); err != nil {
-		return "", err
-	}
-	query := map[string]any{"selector": map[string]any{"_id": id}, "fields": []string{"_id", "created_at"}, "limit": 1}
-	var doc struct {
-		CreatedAt string `json:"created_at"`
-	}
-	found := false
-	err := s.retry(ctx, "list before "+id, func(ctx context.Context) error {
-		rs := s.samples.Find(ctx, query)
-		defer rs.Close()
-		for rs.Next() {
-			if err := rs.ScanDoc(&doc); err != nil {
-				return err
-			}
-			found = true
-		}
-		return rs.Err()
-	})
-	if err != nil {
-		return "", err
-	}
-	if !found || doc.CreatedAt == "" { // without created_at it is in no listing
-		return "", s.wrap("list before "+id, &statusError{status: http.StatusNotFound, msg: "no such sample"})
-	}
-	return doc.CreatedAt, nil
-}
-
-// listFields are the fields a page without drawings asks for.
-var listFields = slices.DeleteFunc(slices.Clone(store.DocumentFields), func(f string) bool {
-	return f == "strokes" || f == "image_png"
-})
-
-// find runs a _find on the created_at index sorted by created_at, then
-// _id, descending, and decodes the documents as q asks.
-func (s *Store) find(ctx context.Context, q store.ListQuery, selector map[string]any, limit int) ([]store.Sample, error) {
-	query := map[string]any{
-		"selector":  selector,
-		"sort":      []any{map[string]string{"created_at": "desc"}, map[string]string{"_id": "desc"}},
-		"limit":     limit,
-		"use_index": []string{"_design/" + ddocPrefix + IndexCreatedAt, IndexCreatedAt},
-	}
-	if !q.Drawing {
-		query["fields"] = listFields
-	}
-	var docs []json.RawMessage
-	err := s.retry(ctx, "find in "+s.SamplesDB(), func(ctx context.Context) error {
-		docs = docs[:0]
-		rs := s.samples.Find(ctx, query)
-		defer rs.Close()
-		for rs.Next() {
-			var doc json.RawMessage
-			if err := rs.ScanDoc(&doc); err != nil {
-				return err
-			}
-			docs = append(docs, doc)
-		}
-		return rs.Err()
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]store.Sample, 0, len(docs))
-	for _, doc := range docs {
-		smp, err := q.Decode(doc)
-		if err != nil {
-			return nil, s.wrap("find", err)
-		}
-		out = append(out, smp)
-	}
-	return out, nil
 }
 
 // ScanSamples implements store.Store with _all_docs pages of
