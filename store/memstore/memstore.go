@@ -1,7 +1,8 @@
 // Package memstore is an in-memory store.Store: the reference
 // implementation of the store contract, for tests and examples. It keeps
 // each sample as its stored document (store.MarshalDocument), so it has the
-// same rounding of times as the real backends.
+// same rounding of times as the real backends, with two indexes: ids in
+// order (scans) and samples by created_at (ListSamples, index.go).
 //
 // It registers the URL scheme "mem": every Open of mem://NAME in one
 // process shares the same data (with the same Options.Prefix), which lets
