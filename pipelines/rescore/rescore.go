@@ -35,6 +35,7 @@ import (
 	"github.com/stratusml/stratus/store"
 	"github.com/stratusml/stratus/transforms/couchio"
 	"github.com/stratusml/stratus/transforms/inference"
+	"github.com/stratusml/stratus/transforms/inference/cnn"
 )
 
 // ReadMode chooses the store read.
@@ -65,7 +66,7 @@ type Config struct {
 	// URL makes workers read $STRATUS_COUCHDB.
 	StoreURL, StorePrefix string
 	// Model is what the inference handler loads: a registered model id or
-	// a model file (inference.CNNConfig.Model). Required.
+	// a model file (cnn.Config.Model). Required.
 	Model string
 	// ModelID is the id predictions are stored under: Model's id. Every
 	// answer must come from it (a mismatch fails the pipeline).
@@ -122,8 +123,8 @@ func Build(s beam.Scope, cfg Config) error {
 
 	requests, unscorable := beam.ParDo2(s.Scope("Prepare"), &prepareFn{ModelID: cfg.ModelID}, samples)
 	responses, failures := inference.RunInference(s, inference.Config{
-		Handler: inference.CNNHandlerName,
-		HandlerConfig: inference.CNNConfig{
+		Handler: cnn.HandlerName,
+		HandlerConfig: cnn.Config{
 			Model: cfg.Model, StoreURL: cfg.StoreURL, StorePrefix: cfg.StorePrefix, PollMillis: -1,
 		}.String(),
 		MaxBatchSize: cfg.MaxBatchSize,

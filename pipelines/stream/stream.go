@@ -37,6 +37,7 @@ import (
 	"github.com/stratusml/stratus/store"
 	"github.com/stratusml/stratus/transforms/couchio"
 	"github.com/stratusml/stratus/transforms/inference"
+	"github.com/stratusml/stratus/transforms/inference/cnn"
 	"github.com/stratusml/stratus/transforms/kafkaio"
 )
 
@@ -64,7 +65,7 @@ type Config struct {
 	// active).
 	ModelPath string
 	// ModelPoll is how often the active model is checked (default
-	// inference.DefaultPollInterval).
+	// cnn.DefaultPollInterval).
 	ModelPoll time.Duration
 	// MaxBatchSize and MaxBatchWait bound inference batches.
 	MaxBatchSize int
@@ -120,8 +121,8 @@ func Build(s beam.Scope, cfg Config) error {
 	})
 	requests, badEvents := beam.ParDo2(s.Scope("Prepare"), &prepareFn{}, records)
 	responses, failures := inference.RunInference(s, inference.Config{
-		Handler: inference.CNNHandlerName,
-		HandlerConfig: inference.CNNConfig{
+		Handler: cnn.HandlerName,
+		HandlerConfig: cnn.Config{
 			Model: cfg.ModelPath, StoreURL: cfg.StoreURL, StorePrefix: cfg.StorePrefix, PollMillis: cfg.ModelPoll.Milliseconds(),
 		}.String(),
 		MaxBatchSize: cfg.MaxBatchSize, MaxBatchWait: cfg.MaxBatchWait,

@@ -12,6 +12,10 @@
 // timer domains hangs and GroupIntoBatches with MaxBufferingDuration hangs,
 // and Flink's portable runner has no processing-time timers (NOTES.md).
 // Streaming sources end their bundles when idle, which bounds the wait.
+//
+// Handlers live in packages of their own and register themselves by name
+// in their init (the Stratus CNN: transforms/inference/cnn); a pipeline
+// that names a handler imports its package.
 package inference
 
 import (

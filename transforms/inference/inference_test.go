@@ -3,7 +3,6 @@ package inference
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"testing"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
-	"github.com/stratusml/stratus/model/mnist"
 	"github.com/stratusml/stratus/model/preprocess"
 	"github.com/stratusml/stratus/model/recognize"
 )
@@ -44,44 +42,10 @@ func (failingModel) Infer(_ context.Context, batch [][]preprocess.Digit) ([]reco
 
 func init() {
 	RegisterHandler("test-failing", func(string) (ModelHandler, error) { return failingHandler{}, nil })
-	register.Function1x1(responseLine)
 	register.Function1x1(failureKey)
 }
 
-func responseLine(r Response) string {
-	return r.Key + "=" + r.Result.Digits + "@" + string(r.Payload)
-}
-
 func failureKey(f Failure) string { return f.Key }
-
-func TestRunInferenceCNN(t *testing.T) {
-	test, err := mnist.Test("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const n = 150
-	var reqs []Request
-	var want []any
-	for i := 0; i < n; i++ {
-		var d preprocess.Digit
-		d.Input = preprocess.Image28(test.Images[i])
-		key := "e" + strconv.Itoa(i)
-		reqs = append(reqs, Request{Key: key, Digits: []preprocess.Digit{d}, Payload: []byte("p" + key)})
-		want = append(want, fmt.Sprintf("%s=%d@p%s", key, test.Labels[i], key))
-	}
-	p, s := beam.NewPipelineWithRoot()
-	in := beam.CreateList(s, reqs)
-	ok, bad := RunInference(s, Config{Handler: CNNHandlerName, MaxBatchSize: 16}, in)
-	// The shipped model is right on every one of the first 150 test digits,
-	// and every payload must come back with its key.
-	lines := beam.ParDo(s, responseLine, ok)
-	passert.Count(s, lines, "responses", n)
-	passert.Empty(s, bad)
-	passert.Equals(s, lines, want...)
-	if err := ptest.Run(p); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func TestRunInferenceDeadLetters(t *testing.T) {
 	var reqs []Request

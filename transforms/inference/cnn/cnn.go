@@ -1,4 +1,10 @@
-package inference
+// Package cnn is the Stratus CNN model handler of transforms/inference,
+// registered there under HandlerName: it serves a model file, a model
+// registered in the store, or follows the registry's active model (polling
+// it, swapping atomically between batches), and runs it with
+// model/recognize. Importing this package registers the handler; the
+// pipelines that name it import it, so every worker binary has it.
+package cnn
 
 import (
 	"context"
@@ -17,19 +23,20 @@ import (
 	"github.com/stratusml/stratus/model/recognize"
 	"github.com/stratusml/stratus/store"
 	_ "github.com/stratusml/stratus/store/couchdb" // http(s):// registries
+	"github.com/stratusml/stratus/transforms/inference"
 )
 
-// CNNHandlerName is the registered name of the Stratus CNN handler. Its
-// configuration string is a CNNConfig (CNNConfig.String), or, as before,
+// HandlerName is the registered name of the Stratus CNN handler. Its
+// configuration string is a Config (Config.String), or, as before,
 // a bare model file path ("" for the model shipped in the binary).
-const CNNHandlerName = "stratus-cnn"
+const HandlerName = "stratus-cnn"
 
 // DefaultPollInterval is how often a handler that serves the registry's
 // active model checks which model is active.
 const DefaultPollInterval = 5 * time.Second
 
-// CNNConfig says which model the CNN handler serves.
-type CNNConfig struct {
+// Config says which model the CNN handler serves.
+type Config struct {
 	// Model is a model file path, a model id (registered in the store, or
 	// the shipped model's), or "" for the store's active model, which the
 	// handler follows: it checks the registry every Poll and swaps to a
@@ -47,18 +54,18 @@ type CNNConfig struct {
 }
 
 // String encodes c as a handler configuration (HandlerConfig).
-func (c CNNConfig) String() string {
+func (c Config) String() string {
 	b, _ := json.Marshal(c) // plain strings and a number always encode
 	return string(b)
 }
 
-// ParseCNNConfig reads a handler configuration: CNNConfig's JSON, or a bare
+// ParseConfig reads a handler configuration: Config's JSON, or a bare
 // model file path (the older form).
-func ParseCNNConfig(s string) (CNNConfig, error) {
-	var c CNNConfig
+func ParseConfig(s string) (Config, error) {
+	var c Config
 	if strings.HasPrefix(strings.TrimSpace(s), "{") {
 		if err := json.Unmarshal([]byte(s), &c); err != nil {
-			return CNNConfig{}, fmt.Errorf("inference: CNN handler config: %w", err)
+			return Config{}, fmt.Errorf("inference: CNN handler config: %w", err)
 		}
 		return c, nil
 	}
@@ -66,7 +73,7 @@ func ParseCNNConfig(s string) (CNNConfig, error) {
 	return c, nil
 }
 
-func (c CNNConfig) poll() time.Duration {
+func (c Config) poll() time.Duration {
 	switch {
 	case c.PollMillis < 0:
 		return 0
@@ -76,17 +83,17 @@ func (c CNNConfig) poll() time.Duration {
 	return time.Duration(c.PollMillis) * time.Millisecond
 }
 
-// CNNHandler loads a Stratus model (a file, a registered model, or the
+// Handler loads a Stratus model (a file, a registered model, or the
 // registry's active model) and runs it with model/recognize.
-type CNNHandler struct {
-	Config CNNConfig
+type Handler struct {
+	Config Config
 }
 
-// ShareKey implements ModelHandler.
-func (h CNNHandler) ShareKey() string { return CNNHandlerName + ":" + h.Config.String() }
+// ShareKey implements inference.ModelHandler.
+func (h Handler) ShareKey() string { return HandlerName + ":" + h.Config.String() }
 
-// Load implements ModelHandler.
-func (h CNNHandler) Load(ctx context.Context) (Model, error) {
+// Load implements inference.ModelHandler.
+func (h Handler) Load(ctx context.Context) (inference.Model, error) {
 	c := h.Config
 	if c.Model != "" {
 		m, err := resolveModel(ctx, c)
@@ -124,7 +131,7 @@ func (h CNNHandler) Load(ctx context.Context) (Model, error) {
 
 // resolveModel finds a model named by c.Model: a file, the shipped model's
 // id, or a registered model.
-func resolveModel(ctx context.Context, c CNNConfig) (*model.Model, error) {
+func resolveModel(ctx context.Context, c Config) (*model.Model, error) {
 	if _, err := os.Stat(c.Model); err == nil {
 		return model.Load(c.Model)
 	}
@@ -301,11 +308,11 @@ func (a *activeModel) load(ctx context.Context, id string) (*recognize.Recognize
 }
 
 func init() {
-	RegisterHandler(CNNHandlerName, func(config string) (ModelHandler, error) {
-		c, err := ParseCNNConfig(config)
+	inference.RegisterHandler(HandlerName, func(config string) (inference.ModelHandler, error) {
+		c, err := ParseConfig(config)
 		if err != nil {
 			return nil, err
 		}
-		return CNNHandler{Config: c}, nil
+		return Handler{Config: c}, nil
 	})
 }

@@ -1,4 +1,4 @@
-package inference
+package cnn
 
 import (
 	"context"
@@ -46,17 +46,17 @@ func someDigits(t *testing.T, n int) [][]preprocess.Digit {
 }
 
 func TestParseCNNConfig(t *testing.T) {
-	for in, want := range map[string]CNNConfig{
+	for in, want := range map[string]Config{
 		"":             {},
 		"/m/x.stratus": {Model: "/m/x.stratus"},
-		CNNConfig{Model: "cnn2-v1-abc", StoreURL: "http://h:5984", StorePrefix: "p_", PollMillis: 250}.String(): {Model: "cnn2-v1-abc", StoreURL: "http://h:5984", StorePrefix: "p_", PollMillis: 250},
+		Config{Model: "cnn2-v1-abc", StoreURL: "http://h:5984", StorePrefix: "p_", PollMillis: 250}.String(): {Model: "cnn2-v1-abc", StoreURL: "http://h:5984", StorePrefix: "p_", PollMillis: 250},
 	} {
-		got, err := ParseCNNConfig(in)
+		got, err := ParseConfig(in)
 		if err != nil || got != want {
-			t.Errorf("ParseCNNConfig(%q) = %+v, %v; want %+v", in, got, err, want)
+			t.Errorf("ParseConfig(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
-	if _, err := ParseCNNConfig("{bad"); err == nil {
+	if _, err := ParseConfig("{bad"); err == nil {
 		t.Error("bad JSON: want an error")
 	}
 }
@@ -71,7 +71,7 @@ func TestCNNHandlerFollowsActiveModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := CNNHandler{Config: CNNConfig{StoreURL: url, PollMillis: 20}}
+	h := Handler{Config: Config{StoreURL: url, PollMillis: 20}}
 	m, err := h.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestCNNHandlerFollowsActiveModel(t *testing.T) {
 func TestCNNHandlerIdleSwap(t *testing.T) {
 	ctx := context.Background()
 	st, url := registry(t)
-	m, err := CNNHandler{Config: CNNConfig{StoreURL: url, PollMillis: 10}}.Load(ctx)
+	m, err := Handler{Config: Config{StoreURL: url, PollMillis: 10}}.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestCNNHandlerModelByID(t *testing.T) {
 	if err := st.ActivateModel(ctx, b.ID, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	m, err := CNNHandler{Config: CNNConfig{Model: a.ID, StoreURL: url, PollMillis: 1}}.Load(ctx)
+	m, err := Handler{Config: Config{Model: a.ID, StoreURL: url, PollMillis: 1}}.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,10 +196,10 @@ func TestCNNHandlerModelByID(t *testing.T) {
 		t.Fatalf("pinned model %s answered as %v (%v)", a.ID, res, err)
 	}
 	def, _ := model.Default()
-	if m, err := (CNNHandler{Config: CNNConfig{Model: def.ID}}).Load(ctx); err != nil || m.ID() != def.ID {
+	if m, err := (Handler{Config: Config{Model: def.ID}}).Load(ctx); err != nil || m.ID() != def.ID {
 		t.Fatalf("shipped model by id: %v", err)
 	}
-	if _, err := (CNNHandler{Config: CNNConfig{Model: "cnn2-v1-000000000000", StoreURL: url}}).Load(ctx); err == nil {
+	if _, err := (Handler{Config: Config{Model: "cnn2-v1-000000000000", StoreURL: url}}).Load(ctx); err == nil {
 		t.Fatal("unknown model id: want an error")
 	}
 }
