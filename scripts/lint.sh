@@ -12,6 +12,9 @@ fi
 # With the test build tags on, every file is checked: no file is built only
 # without them.
 go vet -tags integration,faults ./...
-go tool staticcheck -tags integration,faults ./...
+# staticcheck's package loader refuses -modfile ("only valid when using
+# modules"): it checks the same code against Beam as released, whose API the
+# patch does not change.
+GOFLAGS="$(GOFLAGS= go env GOFLAGS)" go tool staticcheck -tags integration,faults ./...
 ./scripts/vuln.sh
 echo "lint: ok"
