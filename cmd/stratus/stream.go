@@ -12,6 +12,7 @@ import (
 
 	"github.com/stratusml/stratus/internal/beamprom"
 	"github.com/stratusml/stratus/internal/flagenv"
+	"github.com/stratusml/stratus/internal/kafkaprom"
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/pipelines/stream"
 	"github.com/stratusml/stratus/runners"
@@ -72,7 +73,7 @@ func runStream(ctx context.Context, env *environment, args []string) error {
 	var metricsListening string
 	if *metricsAddr != "" {
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(beamprom.New(job, env.log), kafkaio.NewLagCollector(env.log, kafkaio.ReadConfig{
+		reg.MustRegister(beamprom.New(job, env.log), kafkaprom.NewLagCollector(env.log, kafkaio.ReadConfig{
 			Brokers: cfg.Brokers, Topic: cfg.CanvasTopic, GroupID: cfg.GroupID, Security: cfg.KafkaSecurity,
 		}, kafkaio.ReadConfig{
 			Brokers: cfg.Brokers, Topic: cfg.SamplesTopic, GroupID: cfg.StoreGroupID(), Security: cfg.KafkaSecurity,

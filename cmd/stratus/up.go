@@ -23,6 +23,7 @@ import (
 	"github.com/stratusml/stratus/frontend/reqreply"
 	"github.com/stratusml/stratus/internal/beamprom"
 	"github.com/stratusml/stratus/internal/flagenv"
+	"github.com/stratusml/stratus/internal/kafkaprom"
 	"github.com/stratusml/stratus/internal/kafkasec"
 	"github.com/stratusml/stratus/internal/listeners"
 	"github.com/stratusml/stratus/message"
@@ -151,7 +152,7 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	// frontend's, as `stratus stream --metrics-listen` does.
 	fcfg := ff.config(rr, st, log, pipelineRunning)
 	fcfg.Registry = prometheus.NewRegistry()
-	fcfg.Registry.MustRegister(beamprom.New(job, log), kafkaio.NewLagCollector(log, kafkaio.ReadConfig{
+	fcfg.Registry.MustRegister(beamprom.New(job, log), kafkaprom.NewLagCollector(log, kafkaio.ReadConfig{
 		Brokers: pcfg.Brokers, Topic: pcfg.CanvasTopic, GroupID: pcfg.GroupID, Security: pcfg.KafkaSecurity,
 	}, kafkaio.ReadConfig{
 		Brokers: pcfg.Brokers, Topic: pcfg.SamplesTopic, GroupID: pcfg.StoreGroupID(), Security: pcfg.KafkaSecurity,
