@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"time"
 
 	jobpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/jobmanagement_v1"
@@ -47,6 +48,9 @@ type prismServer struct {
 	endpoint string // 127.0.0.1:port
 	token    string // sent in jobTokenHeader
 }
+
+// prismServers keeps one in-process prism job server per process.
+var prismServers sync.Map // "" → prismServer
 
 // inProcessPrism starts this process's prism job service once, on
 // loopback, with a fresh token, and checks that it is closed to others.
