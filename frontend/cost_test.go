@@ -20,9 +20,9 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/frontend/reqreply"
 	"github.com/stratusml/stratus/message"
-	"github.com/stratusml/stratus/model/preprocess"
 	"github.com/stratusml/stratus/model/recognize"
 )
 
@@ -66,10 +66,10 @@ func answer(raw []byte) message.Prediction {
 	if err != nil {
 		return message.NewErrorReply(message.ReadEnvelope(raw), message.StageDecode, err, now)
 	}
-	if _, err := ev.Digits(preprocess.DefaultLimits()); err != nil {
+	if _, err := recognize.EventDigits(&ev, drawing.DefaultLimits()); err != nil {
 		return message.NewErrorReply(ev.Envelope(), message.StagePreprocess, err, now)
 	}
-	return message.NewPrediction(&ev, recognize.Result{}, now, time.Now())
+	return recognize.NewPrediction(&ev, recognize.Result{}, now, time.Now())
 }
 
 func (p *workerPipeline) Send(ctx context.Context, ev *message.CanvasEvent) (<-chan message.Prediction, error) {
@@ -148,13 +148,13 @@ func rgbaPNG(tb testing.TB, w, h, size int, ink func(x, y int) bool) []byte {
 // in proportion to its bytes), in number mode.
 func worstPicture(tb testing.TB) []byte {
 	tb.Helper()
-	lim := preprocess.DefaultLimits()
+	lim := drawing.DefaultLimits()
 	side := int(math.Sqrt(float64(lim.MaxPixels)))
 	step := side / 21
 	data := rgbaPNG(tb, side, side, lim.MaxPNGBytes-64, func(x, y int) bool {
 		return x >= step && y >= step && x%step < step/4 && y%step < step/3
 	})
-	if _, err := preprocess.ReadPNGInfo(data, lim); err != nil {
+	if _, err := drawing.ReadPNGInfo(data, lim); err != nil {
 		tb.Fatalf("the worst picture is over the limits: %v", err)
 	}
 	return data

@@ -16,7 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/stratusml/stratus/model/recognize"
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/store"
 )
 
@@ -225,7 +225,7 @@ func FuzzLabelBody(f *testing.F) {
 func newFuzzRig(f *testing.F) *testRig {
 	f.Helper()
 	r := newTestRig(f, nil)
-	if err := r.st.UpsertSamples(context.Background(), []store.Sample{{ID: "01JFUZZ0000000000000000000", Mode: recognize.ModeDigit}}); err != nil {
+	if err := r.st.UpsertSamples(context.Background(), []store.Sample{{ID: "01JFUZZ0000000000000000000", Mode: drawing.ModeDigit}}); err != nil {
 		f.Fatal(err)
 	}
 	return r

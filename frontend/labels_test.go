@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stratusml/stratus/model/recognize"
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/store"
 )
 
@@ -26,12 +26,12 @@ func TestLabelFitsSample(t *testing.T) {
 		return map[string]store.PredictionBody{"m1": {Digits: digits, Model: "m1"}}
 	}
 	samples := []store.Sample{
-		{ID: "label-digit", Mode: recognize.ModeDigit, Input28: inputs(1), Predictions: read("7")},
+		{ID: "label-digit", Mode: drawing.ModeDigit, Input28: inputs(1), Predictions: read("7")},
 		{ID: "label-no-mode", Input28: inputs(1)},
-		{ID: "label-three", Mode: recognize.ModeNumber, Input28: inputs(3), Predictions: read("123")},
-		{ID: "label-model-read-more", Mode: recognize.ModeNumber, Input28: inputs(3), Predictions: read("12345")},
-		{ID: "label-thirty-one", Mode: recognize.ModeNumber, Input28: inputs(31), Predictions: read(strings.Repeat("1", 31))},
-		{ID: "label-unread", Mode: recognize.ModeNumber},
+		{ID: "label-three", Mode: drawing.ModeNumber, Input28: inputs(3), Predictions: read("123")},
+		{ID: "label-model-read-more", Mode: drawing.ModeNumber, Input28: inputs(3), Predictions: read("12345")},
+		{ID: "label-thirty-one", Mode: drawing.ModeNumber, Input28: inputs(31), Predictions: read(strings.Repeat("1", 31))},
+		{ID: "label-unread", Mode: drawing.ModeNumber},
 	}
 	if err := r.st.UpsertSamples(context.Background(), samples); err != nil {
 		t.Fatal(err)

@@ -8,12 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/model/preprocess"
 )
 
 // limiter is a token bucket per client address, in work units (see
-// preprocess.PNGInfo.Work and preprocess.StrokesWork): one unit is an
+// preprocess.PictureWork and preprocess.StrokesWork): one unit is an
 // ordinary drawing, a large picture costs tens. A request is let in when
 // its client's bucket holds at least one unit, which it takes (allow);
 // once its body is read it pays at once the rest of the price quoted from
@@ -154,15 +155,15 @@ func (b bill) settle(ev *message.CanvasEvent) {
 const bodyByteNs = 8
 
 // requestCost is what a request costs in work units, at least 1: its
-// event's work (preprocess.PNGInfo.Work, preprocess.StrokesWork), from
+// event's work (preprocess.PictureWork, preprocess.StrokesWork), from
 // the picture's header or the strokes, both read already; and at least
 // the reading of its body, which a request that is refused has cost too.
 func requestCost(body []byte, ev *message.CanvasEvent) int {
 	cost := bodyCost(len(body))
 	switch {
 	case len(ev.ImagePNG) > 0:
-		if info, err := preprocess.ReadPNGInfo(ev.ImagePNG, preprocess.DefaultLimits()); err == nil {
-			cost = max(cost, info.Work())
+		if info, err := drawing.ReadPNGInfo(ev.ImagePNG, drawing.DefaultLimits()); err == nil {
+			cost = max(cost, preprocess.PictureWork(info))
 		}
 	case len(ev.Strokes) > 0:
 		cost = max(cost, preprocess.StrokesWork(ev.Strokes))
@@ -229,21 +230,21 @@ func quote(body []byte) int {
 func quotePicture(b64 []byte) (int, bool) {
 	head := make([]byte, 33)
 	n, _ := base64.StdEncoding.Decode(head, b64[:min(len(b64), 44)])
-	info, err := preprocess.ReadPNGInfo(head[:n], preprocess.DefaultLimits())
+	info, err := drawing.ReadPNGInfo(head[:n], drawing.DefaultLimits())
 	if err != nil {
 		return 0, false
 	}
 	info.Bytes = base64.StdEncoding.DecodedLen(len(b64))
-	return info.Work(), true
+	return preprocess.PictureWork(info), true
 }
 
 // worstQuote is the work of the costliest picture a body of n bytes can
 // carry: as many pixels of 8-bit RGBA as the limits allow, in a file of
 // three quarters of the body.
 func worstQuote(n int) int {
-	lim := preprocess.DefaultLimits()
-	info := preprocess.PNGInfo{Width: lim.MaxPixels, Height: 1, BitsPerPixel: 32, Bytes: min(n*3/4, lim.MaxPNGBytes)}
-	return max(bodyCost(n), info.Work())
+	lim := drawing.DefaultLimits()
+	info := drawing.PNGInfo{Width: lim.MaxPixels, Height: 1, BitsPerPixel: 32, Bytes: min(n*3/4, lim.MaxPNGBytes)}
+	return max(bodyCost(n), preprocess.PictureWork(info))
 }
 
 // refuseRate answers a request refused by the rate limit.

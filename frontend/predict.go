@@ -9,9 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/frontend/reqreply"
 	"github.com/stratusml/stratus/message"
-	"github.com/stratusml/stratus/model/preprocess"
+	"github.com/stratusml/stratus/model/recognize"
 )
 
 // predictError is a prediction that did not happen: the HTTP status and
@@ -45,7 +46,7 @@ func decodeEvent(body []byte, owned func(id string) bool) (message.CanvasEvent, 
 		return ev, failed(http.StatusBadRequest, "", "id is assigned by the server; leave it out (over the WebSocket, an id the server gave this connection revises that drawing)")
 	}
 	if len(ev.Strokes) > 0 {
-		if _, err := ev.Digits(preprocess.DefaultLimits()); err != nil {
+		if _, err := recognize.EventDigits(&ev, drawing.DefaultLimits()); err != nil {
 			return ev, failed(http.StatusBadRequest, "", "the drawing cannot be read: "+err.Error())
 		}
 	}

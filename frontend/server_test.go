@@ -17,6 +17,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/frontend/reqreply"
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/model/preprocess"
@@ -60,15 +61,15 @@ func (lp *localPipeline) Send(ctx context.Context, ev *message.CanvasEvent) (<-c
 			ch <- message.NewErrorReply(e.Envelope(), message.StagePreprocess, errors.New(lp.fail), now)
 			return
 		}
-		d, err := e.Digits(preprocess.DefaultLimits())
+		d, err := recognize.EventDigits(&e, drawing.DefaultLimits())
 		if err != nil {
 			ch <- message.NewErrorReply(e.Envelope(), message.StagePreprocess, err, now)
 			return
 		}
 		res := lp.rec.Recognize([][]preprocess.Digit{d})[0]
-		p := message.NewPrediction(&e, res, now, time.Now())
+		p := recognize.NewPrediction(&e, res, now, time.Now())
 		sample := store.NewSample(&e)
-		sample.Input28 = store.Inputs28(d)
+		sample.Input28 = preprocess.Inputs28(d)
 		sample.Predictions = map[string]store.PredictionBody{p.Model: store.NewPredictionBody(p)}
 		_ = lp.st.UpsertSamples(context.Background(), []store.Sample{sample})
 		ch <- p
@@ -298,7 +299,7 @@ func TestLabelWaitsForTheSample(t *testing.T) {
 	id := "01JLATE0000000000000000000"
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		_ = r.st.UpsertSamples(context.Background(), []store.Sample{{ID: id, Mode: recognize.ModeDigit}})
+		_ = r.st.UpsertSamples(context.Background(), []store.Sample{{ID: id, Mode: drawing.ModeDigit}})
 	}()
 	if code, body, _ := r.post(t, "/api/v1/samples/"+id+"/label", "application/json", []byte(`{"label":"4"}`)); code != 200 {
 		t.Fatalf("label of a sample stored late: %d %s", code, body)

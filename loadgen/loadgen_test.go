@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/frontend"
 	"github.com/stratusml/stratus/frontend/reqreply"
 	"github.com/stratusml/stratus/message"
@@ -72,12 +73,12 @@ func (lp *localPipeline) Send(_ context.Context, ev *message.CanvasEvent) (<-cha
 			ch <- message.NewErrorReply(e.Envelope(), message.StagePreprocess, errors.New("refused by the test"), now)
 			return
 		}
-		d, err := e.Digits(preprocess.DefaultLimits())
+		d, err := recognize.EventDigits(&e, drawing.DefaultLimits())
 		if err != nil {
 			ch <- message.NewErrorReply(e.Envelope(), message.StagePreprocess, err, now)
 			return
 		}
-		ch <- message.NewPrediction(&e, lp.rec.Recognize([][]preprocess.Digit{d})[0], now, time.Now())
+		ch <- recognize.NewPrediction(&e, lp.rec.Recognize([][]preprocess.Digit{d})[0], now, time.Now())
 	}()
 	return ch, nil
 }

@@ -14,8 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/stratusml/stratus/model/preprocess"
-	"github.com/stratusml/stratus/model/recognize"
+	"github.com/stratusml/stratus/drawing"
 )
 
 // Version is the "v" of every message this package writes.
@@ -37,7 +36,7 @@ const (
 // must allow it (message.max.bytes / max.message.bytes).
 const MaxRecordBytes = 8 << 20
 
-// Limits on the envelope that preprocess.Limits does not cover.
+// Limits on the envelope that drawing.Limits does not cover.
 const (
 	// MaxIDLen bounds id, session and reply_to.
 	MaxIDLen = 128
@@ -66,15 +65,15 @@ type CanvasEvent struct {
 	// which means 1) for its first version, higher for each later one (a
 	// live drawing is revised as the pen moves). Its Prediction echoes it,
 	// so that a reply answers this version and no other.
-	Rev      int                 `json:"rev,omitempty"`
-	Session  string              `json:"session"`
-	ReplyTo  string              `json:"reply_to"`
-	Mode     recognize.Mode      `json:"mode"`
-	Width    int                 `json:"width"`
-	Height   int                 `json:"height"`
-	Strokes  []preprocess.Stroke `json:"strokes,omitempty"`
-	ImagePNG []byte              `json:"image_png,omitempty"` // base64 in JSON
-	SentAt   time.Time           `json:"sent_at"`
+	Rev      int              `json:"rev,omitempty"`
+	Session  string           `json:"session"`
+	ReplyTo  string           `json:"reply_to"`
+	Mode     drawing.Mode     `json:"mode"`
+	Width    int              `json:"width"`
+	Height   int              `json:"height"`
+	Strokes  []drawing.Stroke `json:"strokes,omitempty"`
+	ImagePNG []byte           `json:"image_png,omitempty"` // base64 in JSON
+	SentAt   time.Time        `json:"sent_at"`
 }
 
 // Prediction is the answer to a CanvasEvent; topic stratus.predictions, key = ReplyTo.
@@ -84,16 +83,16 @@ type CanvasEvent struct {
 // and Stage set (as in its DeadLetter), no digits, so that the client that
 // waits learns why at once instead of timing out.
 type Prediction struct {
-	V           int                   `json:"v"`
-	ID          string                `json:"id"`
-	Rev         int                   `json:"rev,omitempty"` // the event's, echoed
-	Session     string                `json:"session"`
-	Digits      string                `json:"digits"`
-	Candidates  []recognize.Candidate `json:"candidates"`
-	Confidence  float64               `json:"confidence"`
-	Model       string                `json:"model"`
-	ReceivedAt  time.Time             `json:"received_at"`
-	PredictedAt time.Time             `json:"predicted_at"`
+	V           int                 `json:"v"`
+	ID          string              `json:"id"`
+	Rev         int                 `json:"rev,omitempty"` // the event's, echoed
+	Session     string              `json:"session"`
+	Digits      string              `json:"digits"`
+	Candidates  []drawing.Candidate `json:"candidates"`
+	Confidence  float64             `json:"confidence"`
+	Model       string              `json:"model"`
+	ReceivedAt  time.Time           `json:"received_at"`
+	PredictedAt time.Time           `json:"predicted_at"`
 	// Error and Stage are set on an error reply only.
 	Error string `json:"error,omitempty"`
 	Stage string `json:"stage,omitempty"`
@@ -200,47 +199,47 @@ type DecodeOptions struct {
 	// Envelope requires id and reply_to (events on Kafka); the HTTP API
 	// leaves them to the frontend.
 	Envelope bool
-	Limits   preprocess.Limits
+	Limits   drawing.Limits
 }
 
 // DecodeCanvasEvent decodes and validates a CanvasEvent from outside input:
 // JSON shape (unknown and repeated members refused, in points too), version, ids, mode, canvas size,
 // exactly one of strokes or image_png, and the limits of docs/contracts.md. A
 // failure is a *StageError with stage decode (not a readable event) or
-// validate (readable but outside the rules); both wrap preprocess.ErrInvalid
-// or preprocess.ErrTooLarge.
+// validate (readable but outside the rules); both wrap drawing.ErrInvalid
+// or drawing.ErrTooLarge.
 func DecodeCanvasEvent(data []byte, opt DecodeOptions) (CanvasEvent, error) {
 	lim := opt.Limits
-	if lim == (preprocess.Limits{}) {
-		lim = preprocess.DefaultLimits()
+	if lim == (drawing.Limits{}) {
+		lim = drawing.DefaultLimits()
 	}
 	fail := func(stage, id string, err error) (CanvasEvent, error) {
 		return CanvasEvent{}, &StageError{Stage: stage, ID: id, Err: err}
 	}
 	if len(data) > MaxEventBytes {
-		return fail(StageDecode, "", fmt.Errorf("%w: event is %d bytes, the limit is %d", preprocess.ErrTooLarge, len(data), MaxEventBytes))
+		return fail(StageDecode, "", fmt.Errorf("%w: event is %d bytes, the limit is %d", drawing.ErrTooLarge, len(data), MaxEventBytes))
 	}
 	if !utf8.Valid(data) {
-		return fail(StageDecode, "", fmt.Errorf("%w: event is not valid UTF-8", preprocess.ErrInvalid))
+		return fail(StageDecode, "", fmt.Errorf("%w: event is not valid UTF-8", drawing.ErrInvalid))
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var w wireEvent
 	if err := dec.Decode(&w); err != nil {
-		return fail(StageDecode, "", fmt.Errorf("%w: event JSON: %w", preprocess.ErrInvalid, err))
+		return fail(StageDecode, "", fmt.Errorf("%w: event JSON: %w", drawing.ErrInvalid, err))
 	}
 	if dec.More() {
-		return fail(StageDecode, "", fmt.Errorf("%w: trailing data after the event JSON", preprocess.ErrInvalid))
+		return fail(StageDecode, "", fmt.Errorf("%w: trailing data after the event JSON", drawing.ErrInvalid))
 	}
 	if name := repeatedMember(data); name != "" {
-		return fail(StageDecode, "", fmt.Errorf("%w: event JSON: member %q is given twice", preprocess.ErrInvalid, name))
+		return fail(StageDecode, "", fmt.Errorf("%w: event JSON: member %q is given twice", drawing.ErrInvalid, name))
 	}
 	id := w.ID
 	if len(id) > MaxIDLen {
 		id = id[:MaxIDLen]
 	}
 	invalid := func(format string, args ...any) (CanvasEvent, error) {
-		return fail(StageValidate, id, fmt.Errorf("%w: "+format, append([]any{preprocess.ErrInvalid}, args...)...))
+		return fail(StageValidate, id, fmt.Errorf("%w: "+format, append([]any{drawing.ErrInvalid}, args...)...))
 	}
 	switch {
 	case w.V != nil && *w.V != Version:
@@ -252,7 +251,7 @@ func DecodeCanvasEvent(data []byte, opt DecodeOptions) (CanvasEvent, error) {
 	case w.Rev < 0 || w.Rev > MaxRev:
 		return invalid("rev must be between 1 and %d", MaxRev)
 	}
-	mode, err := recognize.ParseMode(w.Mode)
+	mode, err := drawing.ParseMode(w.Mode)
 	if err != nil {
 		return fail(StageValidate, id, err)
 	}
@@ -266,29 +265,29 @@ func DecodeCanvasEvent(data []byte, opt DecodeOptions) (CanvasEvent, error) {
 	case hasStrokes == hasPNG:
 		return invalid("give exactly one of strokes or image_png")
 	case hasStrokes:
-		strokes, err := preprocess.DecodeStrokesJSON(w.Strokes, lim)
+		strokes, err := drawing.DecodeStrokesJSON(w.Strokes, lim)
 		if err != nil {
 			return fail(StageValidate, id, err)
 		}
-		if err := preprocess.ValidateStrokes(strokes, w.Width, w.Height, lim); err != nil {
+		if err := drawing.ValidateStrokes(strokes, w.Width, w.Height, lim); err != nil {
 			return fail(StageValidate, id, err)
 		}
 		ev.Strokes = strokes
 	default:
 		if base64.StdEncoding.DecodedLen(len(*w.ImagePNG)) > lim.MaxPNGBytes+3 {
-			return fail(StageValidate, id, fmt.Errorf("%w: image_png is over the %d-byte limit", preprocess.ErrTooLarge, lim.MaxPNGBytes))
+			return fail(StageValidate, id, fmt.Errorf("%w: image_png is over the %d-byte limit", drawing.ErrTooLarge, lim.MaxPNGBytes))
 		}
 		raw, err := base64.StdEncoding.DecodeString(*w.ImagePNG)
 		if err != nil {
 			return invalid("image_png is not base64: %v", err)
 		}
 		if len(raw) > lim.MaxPNGBytes {
-			return fail(StageValidate, id, fmt.Errorf("%w: image_png is %d bytes, the limit is %d", preprocess.ErrTooLarge, len(raw), lim.MaxPNGBytes))
+			return fail(StageValidate, id, fmt.Errorf("%w: image_png is %d bytes, the limit is %d", drawing.ErrTooLarge, len(raw), lim.MaxPNGBytes))
 		}
 		// The header alone, against the picture limits (sides, pixel
 		// budget): a picture over them is refused here, before it is
 		// sent anywhere or decoded.
-		cfg, err := preprocess.ReadPNGInfo(raw, lim)
+		cfg, err := drawing.ReadPNGInfo(raw, lim)
 		if err != nil {
 			return fail(StageValidate, id, fmt.Errorf("image_png: %w", err))
 		}
@@ -365,24 +364,4 @@ func stringEnd(data []byte, start int) int {
 		}
 	}
 	return len(data)
-}
-
-// Digits preprocesses the event's drawing into network inputs for its mode.
-func (e *CanvasEvent) Digits(lim preprocess.Limits) ([]preprocess.Digit, error) {
-	if len(e.ImagePNG) > 0 {
-		img, err := preprocess.DecodePNG(e.ImagePNG, lim)
-		if err != nil {
-			return nil, err
-		}
-		return recognize.Digits(img, e.Mode)
-	}
-	return recognize.StrokeDigits(e.Strokes, e.Width, e.Height, e.Mode)
-}
-
-// NewPrediction shapes a recognition result as the Prediction for e.
-func NewPrediction(e *CanvasEvent, r recognize.Result, receivedAt, predictedAt time.Time) Prediction {
-	return Prediction{
-		V: Version, ID: e.ID, Rev: e.Rev, Session: e.Session, Digits: r.Digits, Candidates: r.Candidates,
-		Confidence: r.Confidence, Model: r.Model, ReceivedAt: receivedAt.UTC(), PredictedAt: predictedAt.UTC(),
-	}
 }

@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/stratusml/stratus/model/preprocess"
-	"github.com/stratusml/stratus/model/recognize"
+	"github.com/stratusml/stratus/drawing"
 )
 
 // TimeLayout is how documents write times: UTC, always three fractional
@@ -50,10 +49,10 @@ type document struct {
 	ID          string                 `json:"_id"`
 	Type        string                 `json:"type"`
 	Session     string                 `json:"session,omitempty"`
-	Mode        recognize.Mode         `json:"mode,omitempty"`
+	Mode        drawing.Mode           `json:"mode,omitempty"`
 	Width       int                    `json:"width,omitempty"`
 	Height      int                    `json:"height,omitempty"`
-	Strokes     []preprocess.Stroke    `json:"strokes,omitempty"`
+	Strokes     []drawing.Stroke       `json:"strokes,omitempty"`
 	ImagePNG    []byte                 `json:"image_png,omitempty"`
 	Input28     [][]byte               `json:"input28,omitempty"`
 	CreatedAt   docTime                `json:"created_at,omitzero"`
@@ -63,12 +62,12 @@ type document struct {
 }
 
 type docPredBody struct {
-	Digits      string                `json:"digits"`
-	Candidates  []recognize.Candidate `json:"candidates"`
-	Confidence  float64               `json:"confidence"`
-	Model       string                `json:"model"`
-	ReceivedAt  docTime               `json:"received_at,omitzero"`
-	PredictedAt docTime               `json:"predicted_at,omitzero"`
+	Digits      string              `json:"digits"`
+	Candidates  []drawing.Candidate `json:"candidates"`
+	Confidence  float64             `json:"confidence"`
+	Model       string              `json:"model"`
+	ReceivedAt  docTime             `json:"received_at,omitzero"`
+	PredictedAt docTime             `json:"predicted_at,omitzero"`
 }
 
 // DocumentFields are the top-level fields MarshalDocument writes (a

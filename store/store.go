@@ -39,10 +39,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/model"
-	"github.com/stratusml/stratus/model/preprocess"
-	"github.com/stratusml/stratus/model/recognize"
 )
 
 // Database names (before Options.Prefix).
@@ -55,7 +54,7 @@ const (
 const TypeSample = "sample"
 
 // Input28Len is the length of one digit's network input: 28×28 bytes
-// (a preprocess.Image28).
+// (a model/preprocess.Image28).
 const Input28Len = model.Pixels
 
 // MaxLabelLen bounds a label (the digits of a number).
@@ -66,14 +65,14 @@ const MaxLabelLen = 32
 // writes the stored form.
 type Sample struct {
 	// ID is the event id (ULID or UUID), the document's _id.
-	ID      string         `json:"_id"`
-	Session string         `json:"session,omitempty"`
-	Mode    recognize.Mode `json:"mode,omitempty"`
-	Width   int            `json:"width,omitempty"`
-	Height  int            `json:"height,omitempty"`
+	ID      string       `json:"_id"`
+	Session string       `json:"session,omitempty"`
+	Mode    drawing.Mode `json:"mode,omitempty"`
+	Width   int          `json:"width,omitempty"`
+	Height  int          `json:"height,omitempty"`
 	// Strokes or ImagePNG: the drawing, as the CanvasEvent carried it.
-	Strokes  []preprocess.Stroke `json:"strokes,omitempty"`
-	ImagePNG []byte              `json:"image_png,omitempty"`
+	Strokes  []drawing.Stroke `json:"strokes,omitempty"`
+	ImagePNG []byte           `json:"image_png,omitempty"`
 	// Input28 holds the network input of each digit, left to right:
 	// Input28Len bytes each (base64 strings in JSON).
 	Input28 [][]byte `json:"input28,omitempty"`
@@ -91,12 +90,12 @@ type Sample struct {
 // PredictionBody is a message.Prediction without its envelope (v, id,
 // session): what a samples document keeps per model.
 type PredictionBody struct {
-	Digits      string                `json:"digits"`
-	Candidates  []recognize.Candidate `json:"candidates"`
-	Confidence  float64               `json:"confidence"`
-	Model       string                `json:"model"`
-	ReceivedAt  time.Time             `json:"received_at,omitzero"`
-	PredictedAt time.Time             `json:"predicted_at,omitzero"`
+	Digits      string              `json:"digits"`
+	Candidates  []drawing.Candidate `json:"candidates"`
+	Confidence  float64             `json:"confidence"`
+	Model       string              `json:"model"`
+	ReceivedAt  time.Time           `json:"received_at,omitzero"`
+	PredictedAt time.Time           `json:"predicted_at,omitzero"`
 }
 
 // NewPredictionBody keeps what a document stores of p.
@@ -124,19 +123,10 @@ func NewSample(e *message.CanvasEvent) Sample {
 	}
 }
 
-// Inputs28 copies the network inputs of digits for Sample.Input28.
-func Inputs28(digits []preprocess.Digit) [][]byte {
-	out := make([][]byte, len(digits))
-	for i := range digits {
-		out[i] = append([]byte(nil), digits[i].Input[:]...)
-	}
-	return out
-}
-
 // Images28 returns the sample's network inputs as images (for re-scoring
 // or training); ErrInvalid when one has the wrong length.
-func (s *Sample) Images28() ([]preprocess.Image28, error) {
-	out := make([]preprocess.Image28, len(s.Input28))
+func (s *Sample) Images28() ([][Input28Len]byte, error) {
+	out := make([][Input28Len]byte, len(s.Input28))
 	for i, in := range s.Input28 {
 		if len(in) != Input28Len {
 			return nil, fmt.Errorf("%w: sample %s: input28[%d] is %d bytes, want %d", ErrInvalid, s.ID, i, len(in), Input28Len)
@@ -300,7 +290,7 @@ func Validate(s *Sample) error {
 		return err
 	}
 	switch s.Mode {
-	case "", recognize.ModeDigit, recognize.ModeNumber:
+	case "", drawing.ModeDigit, drawing.ModeNumber:
 	default:
 		return fmt.Errorf("%w: mode %q", ErrInvalid, s.Mode)
 	}

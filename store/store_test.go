@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/message"
-	"github.com/stratusml/stratus/model/preprocess"
-	"github.com/stratusml/stratus/model/recognize"
 	"github.com/stratusml/stratus/store"
 	"github.com/stratusml/stratus/store/storetest"
 )
@@ -81,12 +80,12 @@ func TestMergeDrawingAndCreatedAt(t *testing.T) {
 	in.CreatedAt = t0.Add(time.Hour)
 	in.Strokes = nil
 	in.ImagePNG = []byte("png")
-	in.Mode = recognize.ModeNumber
+	in.Mode = drawing.ModeNumber
 	got := store.Merge(old, in)
 	if !got.CreatedAt.Equal(t0) {
 		t.Errorf("created_at = %v, want the first %v", got.CreatedAt, t0)
 	}
-	if got.Strokes != nil || string(got.ImagePNG) != "png" || got.Mode != recognize.ModeNumber {
+	if got.Strokes != nil || string(got.ImagePNG) != "png" || got.Mode != drawing.ModeNumber {
 		t.Errorf("strokes|image_png go together: %+v", got)
 	}
 	if got := store.Merge(store.Sample{ID: "a"}, in); !got.CreatedAt.Equal(in.CreatedAt) {
@@ -258,24 +257,6 @@ func TestOpen(t *testing.T) {
 		if err := store.ValidatePrefix(p); err == nil {
 			t.Errorf("ValidatePrefix(%q) accepted", p)
 		}
-	}
-}
-
-func TestInputs28(t *testing.T) {
-	var d [2]preprocess.Digit
-	d[0].Input[5], d[1].Input[783] = 9, 7
-	s := store.Sample{ID: "a", Input28: store.Inputs28(d[:])}
-	if err := store.Validate(&s); err != nil {
-		t.Fatal(err)
-	}
-	d[0].Input[5] = 1 // a copy, not a view
-	imgs, err := s.Images28()
-	if err != nil || len(imgs) != 2 || imgs[0][5] != 9 || imgs[1][783] != 7 {
-		t.Fatalf("Images28 = %v", err)
-	}
-	s.Input28[1] = s.Input28[1][:10]
-	if _, err := s.Images28(); !errors.Is(err, store.ErrInvalid) {
-		t.Errorf("short input: %v", err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/internal/flagenv"
 	"github.com/stratusml/stratus/model/preprocess"
 	"github.com/stratusml/stratus/model/recognize"
@@ -20,10 +21,10 @@ import (
 
 // classifyLine is one line of `stratus classify` output (docs/contracts.md, Command line).
 type classifyLine struct {
-	File       string                `json:"file"`
-	Digits     string                `json:"digits"`
-	Candidates []recognize.Candidate `json:"candidates"`
-	Confidence float64               `json:"confidence"`
+	File       string              `json:"file"`
+	Digits     string              `json:"digits"`
+	Candidates []drawing.Candidate `json:"candidates"`
+	Confidence float64             `json:"confidence"`
 }
 
 // classifyChunk bounds how many pictures are decoded before a forward pass.
@@ -40,7 +41,7 @@ func runClassify(ctx context.Context, env *environment, args []string) error {
 	if err := flagenv.Parse(fs, args, env.getenv); err != nil {
 		return usageErr(err)
 	}
-	mode, err := recognize.ParseMode(*modeFlag)
+	mode, err := drawing.ParseMode(*modeFlag)
 	if err != nil {
 		return fmt.Errorf("%w: --mode: %v", errUsage, err)
 	}
@@ -58,7 +59,7 @@ func runClassify(ctx context.Context, env *environment, args []string) error {
 	}
 	files, failed := expandPaths(env, fs.Args())
 	enc := json.NewEncoder(env.stdout)
-	lim := preprocess.LocalLimits() // the user's own files
+	lim := drawing.LocalLimits() // the user's own files
 	for start := 0; start < len(files); start += classifyChunk {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -97,13 +98,13 @@ func runClassify(ctx context.Context, env *environment, args []string) error {
 }
 
 // readPicture reads and preprocesses one PNG file.
-func readPicture(path string, mode recognize.Mode, lim preprocess.Limits) ([]preprocess.Digit, error) {
+func readPicture(path string, mode drawing.Mode, lim drawing.Limits) ([]preprocess.Digit, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	if st.Size() > int64(lim.MaxPNGBytes) {
-		return nil, fmt.Errorf("%d bytes, more than the %d-byte PNG limit: %w", st.Size(), lim.MaxPNGBytes, preprocess.ErrTooLarge)
+		return nil, fmt.Errorf("%d bytes, more than the %d-byte PNG limit: %w", st.Size(), lim.MaxPNGBytes, drawing.ErrTooLarge)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -18,9 +18,9 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/internal/testenv"
 	"github.com/stratusml/stratus/model/mnist"
-	"github.com/stratusml/stratus/model/preprocess"
 	"github.com/stratusml/stratus/model/recognize"
 )
 
@@ -168,15 +168,15 @@ func digitsThatDraw(t *testing.T, set *mnist.Set, n int) []int {
 	}
 	var out []int
 	for i := 0; len(out) < n; i++ {
-		var strokes []preprocess.Stroke
+		var strokes []drawing.Stroke
 		for _, line := range set.Strokes(i) {
-			var s preprocess.Stroke
+			var s drawing.Stroke
 			for _, p := range line {
-				s = append(s, preprocess.Point{X: p[0] * 10, Y: p[1] * 10})
+				s = append(s, drawing.Point{X: p[0] * 10, Y: p[1] * 10})
 			}
 			strokes = append(strokes, s)
 		}
-		if res, err := rec.Strokes(strokes, 280, 280, recognize.ModeDigit); err == nil && res.Digits == strconv.Itoa(int(set.Labels[i])) {
+		if res, err := rec.Strokes(strokes, 280, 280, drawing.ModeDigit); err == nil && res.Digits == strconv.Itoa(int(set.Labels[i])) {
 			out = append(out, i)
 		}
 	}
@@ -417,19 +417,19 @@ func numberThatDraws(t *testing.T, set *mnist.Set, w float64) ([]int, string) {
 	}
 	for start := 100; start < 400; start += 3 {
 		ids := []int{start, start + 1, start + 2}
-		var strokes []preprocess.Stroke
+		var strokes []drawing.Stroke
 		want := ""
 		for k, i := range ids {
 			want += strconv.Itoa(int(set.Labels[i]))
 			for _, line := range onCanvas(set.Strokes(i), numberScale(w), numberX(w, k), w/4) {
-				var s preprocess.Stroke
+				var s drawing.Stroke
 				for _, p := range line {
-					s = append(s, preprocess.Point{X: p[0], Y: p[1]})
+					s = append(s, drawing.Point{X: p[0], Y: p[1]})
 				}
 				strokes = append(strokes, s)
 			}
 		}
-		if res, err := rec.Strokes(strokes, int(w), int(w), recognize.ModeNumber); err == nil && res.Digits == want {
+		if res, err := rec.Strokes(strokes, int(w), int(w), drawing.ModeNumber); err == nil && res.Digits == want {
 			return ids, want
 		}
 	}

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratusml/stratus/model/preprocess"
+	"github.com/stratusml/stratus/drawing"
 )
 
 // TestHostileClientOnUp: on `stratus up` (the whole pipeline: Kafka,
@@ -91,7 +91,7 @@ func hostileBeside(t *testing.T, url string, ordinary, worst []byte, flood bool)
 // 20×20 grid of ink squares (400 pieces, the costliest content known).
 func worstPictureEvent(t *testing.T) []byte {
 	t.Helper()
-	lim := preprocess.DefaultLimits()
+	lim := drawing.DefaultLimits()
 	side := int(math.Sqrt(float64(lim.MaxPixels)))
 	step := side / 21
 	img := image.NewRGBA(image.Rect(0, 0, side, side))
@@ -109,7 +109,7 @@ func worstPictureEvent(t *testing.T) []byte {
 	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&b, img); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := preprocess.ReadPNGInfo(b.Bytes(), lim); err != nil {
+	if _, err := drawing.ReadPNGInfo(b.Bytes(), lim); err != nil {
 		t.Fatalf("the worst picture is over the limits: %v", err)
 	}
 	return []byte(`{"mode":"number","image_png":"` + base64.StdEncoding.EncodeToString(b.Bytes()) + `"}`)

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/internal/testenv"
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/model/mnist"
@@ -49,7 +50,7 @@ func picturesThatRead(t *testing.T, set *mnist.Set, n int) []int {
 	}
 	var out []int
 	for i := 0; len(out) < n; i++ {
-		if res, err := rec.Image(set.Picture(i, 4), recognize.ModeDigit); err == nil && res.Digits == strconv.Itoa(int(set.Labels[i])) {
+		if res, err := rec.Image(set.Picture(i, 4), drawing.ModeDigit); err == nil && res.Digits == strconv.Itoa(int(set.Labels[i])) {
 			out = append(out, i)
 		}
 	}

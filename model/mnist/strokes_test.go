@@ -3,8 +3,8 @@ package mnist_test
 import (
 	"testing"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/model/mnist"
-	"github.com/stratusml/stratus/model/preprocess"
 	"github.com/stratusml/stratus/model/recognize"
 )
 
@@ -22,18 +22,18 @@ func TestStrokesAreTheDigit(t *testing.T) {
 	const n = 300
 	right := 0
 	for i := 0; i < n; i++ {
-		var strokes []preprocess.Stroke
+		var strokes []drawing.Stroke
 		for _, line := range set.Strokes(i) {
-			var s preprocess.Stroke
+			var s drawing.Stroke
 			for k, p := range line {
-				s = append(s, preprocess.Point{X: p[0] * 10, Y: p[1] * 10, T: float64(8 * k)})
+				s = append(s, drawing.Point{X: p[0] * 10, Y: p[1] * 10, T: float64(8 * k)})
 			}
 			strokes = append(strokes, s)
 		}
 		if len(strokes) == 0 {
 			t.Fatalf("digit %d has no strokes", i)
 		}
-		res, err := rec.Strokes(strokes, 280, 280, recognize.ModeDigit)
+		res, err := rec.Strokes(strokes, 280, 280, drawing.ModeDigit)
 		if err != nil {
 			t.Fatalf("digit %d: %v", i, err)
 		}

@@ -2,6 +2,7 @@ package preprocess
 
 import (
 	"encoding/json"
+	"github.com/stratusml/stratus/drawing"
 	"image"
 	"testing"
 )
@@ -53,7 +54,7 @@ func BenchmarkFromPNG(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := FromPNG(data, DefaultLimits()); err != nil {
+		if _, err := FromPNG(data, drawing.DefaultLimits()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -77,7 +78,7 @@ func BenchmarkDecodeStrokesJSON(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := DecodeStrokesJSON(data, DefaultLimits()); err != nil {
+		if _, err := drawing.DecodeStrokesJSON(data, drawing.DefaultLimits()); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"encoding/binary"
 	"fmt"
+	"github.com/stratusml/stratus/drawing"
 	"image"
 	"image/color"
 	"image/png"
@@ -104,7 +105,7 @@ var benchSides = []int{280, 560, 1024, 1448, 2048, 4096}
 // The image/png cases decode with the standard library instead, as
 // DecodePNG did before it converted rows as it decompresses them.
 func BenchmarkDecodePicture(b *testing.B) {
-	lim := Limits{MaxPixels: 1 << 30}
+	lim := drawing.Limits{MaxPixels: 1 << 30}
 	decoders := []struct {
 		name   string
 		digits func([]byte) ([]Digit, error)
@@ -150,14 +151,14 @@ func BenchmarkDecodePicture(b *testing.B) {
 // most perStroke points: short zigzags side by side, a row of digit-sized
 // scribbles (many groups for number mode), with integer coordinates so
 // that many points fit the strokes JSON limit.
-func scribble(n, perStroke int) []Stroke {
-	var out []Stroke
+func scribble(n, perStroke int) []drawing.Stroke {
+	var out []drawing.Stroke
 	for i := 0; i < n; i += perStroke {
 		k := len(out)
 		x0, y0 := float64(10+k*37%290), float64(20+k/8*13%250)
-		var s Stroke
+		var s drawing.Stroke
 		for j := range min(perStroke, n-i) {
-			s = append(s, Point{X: x0 + float64(j%7*3), Y: y0 + float64(j%11*4)})
+			s = append(s, drawing.Point{X: x0 + float64(j%7*3), Y: y0 + float64(j%11*4)})
 		}
 		out = append(out, s)
 	}
@@ -166,7 +167,7 @@ func scribble(n, perStroke int) []Stroke {
 
 // strokesJSON writes strokes as a browser would, without times and with
 // integer coordinates.
-func strokesJSON(strokes []Stroke) []byte {
+func strokesJSON(strokes []drawing.Stroke) []byte {
 	b := []byte{'['}
 	for i, s := range strokes {
 		if i > 0 {
@@ -195,7 +196,7 @@ func BenchmarkStrokesWork(b *testing.B) {
 			b.ReportAllocs()
 			cpu := cpuTime()
 			for b.Loop() {
-				s, err := DecodeStrokesJSON(data, DefaultLimits())
+				s, err := drawing.DecodeStrokesJSON(data, drawing.DefaultLimits())
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -247,7 +248,7 @@ func plainPNG(tb testing.TB, w, h int, ctype, depth byte, ink func(x, y int) boo
 func pngHeaderFile(w, h int, ctype, depth byte, idat []byte) []byte {
 	ihdr := binary.BigEndian.AppendUint32(nil, uint32(w))
 	ihdr = binary.BigEndian.AppendUint32(ihdr, uint32(h))
-	out := pngChunk([]byte(pngSignature), "IHDR", append(ihdr, depth, ctype, 0, 0, 0))
+	out := pngChunk([]byte(drawing.PNGSignature), "IHDR", append(ihdr, depth, ctype, 0, 0, 0))
 	out = pngChunk(out, "IDAT", idat)
 	return pngChunk(out, "IEND", nil)
 }
@@ -276,7 +277,7 @@ func allocated(f func()) uint64 {
 // pixel and 16-bit RGBA at eight (7.3 and 12.9 bytes a pixel in all).
 // (Their time is BenchmarkDecodePicture's.)
 func TestPictureCostBounded(t *testing.T) {
-	lim := DefaultLimits()
+	lim := drawing.DefaultLimits()
 	side := int(math.Sqrt(float64(lim.MaxPixels)))           // 1448
 	side16 := int(math.Sqrt(float64(lim.MaxPixels * 4 / 8))) // 1024: 8 bytes a pixel
 	cases := []struct {
@@ -291,7 +292,7 @@ func TestPictureCostBounded(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			data := plainPNG(t, c.side, c.side, c.ctype, c.depth, dots(c.side))
-			if _, err := ReadPNGInfo(data, lim); err != nil {
+			if _, err := drawing.ReadPNGInfo(data, lim); err != nil {
 				t.Fatalf("the picture is over the limits: %v", err)
 			}
 			var ds []Digit
@@ -335,17 +336,17 @@ func TestPictureBudget(t *testing.T) {
 		// The header and a few bytes of data: enough to be refused by,
 		// not to be decoded.
 		data := pngHeaderFile(c.w, c.h, c.ctype, c.depth, []byte{0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff})
-		info, err := ReadPNGInfo(data, DefaultLimits())
+		info, err := drawing.ReadPNGInfo(data, drawing.DefaultLimits())
 		if c.words == "" {
 			if err != nil || info.Width != c.w || info.Height != c.h {
 				t.Errorf("%s: %+v, %v; want it accepted", c.name, info, err)
 			}
 			continue
 		}
-		checkErr(t, c.name, err, ErrTooLarge, c.words)
+		checkErr(t, c.name, err, drawing.ErrTooLarge, c.words)
 		var derr error
-		got := allocated(func() { _, derr = DecodePNG(data, DefaultLimits()) })
-		checkErr(t, c.name+" decoded", derr, ErrTooLarge, c.words)
+		got := allocated(func() { _, derr = DecodePNG(data, drawing.DefaultLimits()) })
+		checkErr(t, c.name+" decoded", derr, drawing.ErrTooLarge, c.words)
 		if got > 64<<10 {
 			t.Errorf("%s: refusing it allocated %d bytes", c.name, got)
 		}
@@ -363,10 +364,10 @@ func TestLocalLimits(t *testing.T) {
 		{1500, 1500, true}, {4096, 4096, true}, {4097, 16, false},
 	} {
 		data := pngHeaderFile(c.w, c.h, pngRGBA, 8, []byte{0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff})
-		if _, err := ReadPNGInfo(data, DefaultLimits()); err == nil {
+		if _, err := drawing.ReadPNGInfo(data, drawing.DefaultLimits()); err == nil {
 			t.Errorf("%d×%d: accepted by DefaultLimits", c.w, c.h)
 		}
-		if _, err := ReadPNGInfo(data, LocalLimits()); (err == nil) != c.local {
+		if _, err := drawing.ReadPNGInfo(data, drawing.LocalLimits()); (err == nil) != c.local {
 			t.Errorf("%d×%d: LocalLimits: %v, want accepted = %v", c.w, c.h, err, c.local)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/model"
 )
 
@@ -92,13 +93,13 @@ func skeleton(name string, pl placement, step float64) [][][2]float64 {
 }
 
 // toStrokes converts a skeleton to Strokes with times 8 ms apart.
-func toStrokes(sk [][][2]float64) []Stroke {
-	var out []Stroke
+func toStrokes(sk [][][2]float64) []drawing.Stroke {
+	var out []drawing.Stroke
 	t := 0.0
 	for _, l := range sk {
-		var s Stroke
+		var s drawing.Stroke
 		for _, p := range l {
-			s = append(s, Point{X: p[0], Y: p[1], T: t})
+			s = append(s, drawing.Point{X: p[0], Y: p[1], T: t})
 			t += 8
 		}
 		out = append(out, s)

@@ -2,6 +2,7 @@ package preprocess
 
 import (
 	"fmt"
+	"github.com/stratusml/stratus/drawing"
 	"image"
 	"math"
 )
@@ -50,16 +51,16 @@ const (
 // It returns ErrEmpty when nothing stands out from the paper and
 // ErrTooLarge for a picture above the limits.
 func FromImage(img image.Image) ([]Digit, error) {
-	return fromImage(img, DefaultLimits().MaxSide)
+	return fromImage(img, drawing.DefaultLimits().MaxSide)
 }
 
 // FromPNG decodes a PNG with DecodePNG under lim, then calls FromImage.
-func FromPNG(data []byte, lim Limits) ([]Digit, error) {
+func FromPNG(data []byte, lim drawing.Limits) ([]Digit, error) {
 	img, err := DecodePNG(data, lim)
 	if err != nil {
 		return nil, err
 	}
-	return fromImage(img, lim.orDefault().MaxSide)
+	return fromImage(img, lim.WithDefaults().MaxSide)
 }
 
 func fromImage(img image.Image, maxSide int) ([]Digit, error) {
@@ -104,7 +105,7 @@ func fromImage(img image.Image, maxSide int) ([]Digit, error) {
 // Box is the bounding box of the ink pixels in img's coordinates.
 // ImageDigit refuses pictures larger than DefaultLimits().MaxSide.
 func ImageDigit(img image.Image) (Digit, error) {
-	return imageDigit(img, DefaultLimits().MaxSide)
+	return imageDigit(img, drawing.DefaultLimits().MaxSide)
 }
 
 func imageDigit(img image.Image, maxSide int) (Digit, error) {
@@ -120,7 +121,7 @@ func imageDigit(img image.Image, maxSide int) (Digit, error) {
 // plane's pixel (0, 0).
 func pictureInk(img image.Image, maxSide int) (pl *inkPlane, origin image.Point, err error) {
 	if img == nil {
-		return nil, origin, fmt.Errorf("%w: no picture", ErrInvalid)
+		return nil, origin, fmt.Errorf("%w: no picture", drawing.ErrInvalid)
 	}
 	bounds := img.Bounds()
 	W, H := bounds.Dx(), bounds.Dy()
@@ -128,7 +129,7 @@ func pictureInk(img image.Image, maxSide int) (pl *inkPlane, origin image.Point,
 		return nil, origin, fmt.Errorf("%w: the picture is %d×%d pixels", ErrEmpty, W, H)
 	}
 	if W > maxSide || H > maxSide {
-		return nil, origin, fmt.Errorf("%w: the picture is %d×%d pixels, the limit is %d×%d", ErrTooLarge, W, H, maxSide, maxSide)
+		return nil, origin, fmt.Errorf("%w: the picture is %d×%d pixels, the limit is %d×%d", drawing.ErrTooLarge, W, H, maxSide, maxSide)
 	}
 	pl, err = extractInk(img)
 	if err != nil {
@@ -217,7 +218,7 @@ func planeDigit(pl *inkPlane, origin image.Point) (Digit, error) {
 	if !ok {
 		return Digit{}, fmt.Errorf("%w: nothing in the picture stands out from the paper", ErrEmpty)
 	}
-	return Digit{Input: out, Box: Box{
+	return Digit{Input: out, Box: drawing.Box{
 		X: float64(origin.X + bx.x0), Y: float64(origin.Y + bx.y0),
 		W: float64(bw), H: float64(bh),
 	}}, nil

@@ -1,54 +1,19 @@
 package preprocess
 
 import (
-	"bytes"
 	"compress/zlib"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"io"
+
+	"github.com/stratusml/stratus/drawing"
 )
 
-// pngSignature starts every PNG file.
-const pngSignature = "\x89PNG\r\n\x1a\n"
-
-// PNGInfo is what the header of a PNG file says of its picture, read
-// before any pixel is.
-type PNGInfo struct {
-	Width, Height int
-	// BitsPerPixel is the size of one pixel in the file's decompressed
-	// data: the bit depth times the channels, 1 (a bilevel picture) to 64
-	// (16-bit RGBA).
-	BitsPerPixel int
-	// Bytes is the size of the file.
-	Bytes int
-}
-
-// Pixels is Width×Height.
-func (p PNGInfo) Pixels() int { return p.Width * p.Height }
-
-// ReadPNGInfo reads the header of a PNG file from outside input and checks
-// it against lim: at most lim.MaxPNGBytes bytes, the PNG signature, a valid
-// IHDR chunk, at most lim.MaxSide pixels a side, lim.MaxPixels in all and
-// 4·lim.MaxPixels bytes of decompressed data (see Limits.MaxPixels). It
-// reads the chunks up to IHDR only, so a picture whose header breaks a
-// limit costs nothing however many pixels it declares. Errors wrap
-// ErrTooLarge or ErrInvalid.
-func ReadPNGInfo(data []byte, lim Limits) (PNGInfo, error) {
-	lim = lim.orDefault()
-	d, err := readPNGHeader(data, lim)
-	if err != nil {
-		return PNGInfo{}, err
-	}
-	return d.info(), nil
-}
-
-// DecodePNG decodes a PNG picture from outside input, after ReadPNGInfo's
+// DecodePNG decodes a PNG picture from outside input, after drawing.ReadPNGInfo's
 // checks, into the 8-bit luminance and opacity that preprocessing reads (a
-// bounded picture whatever its header says: see Limits.MaxPixels). Rows are
+// bounded picture whatever its header says: see drawing.Limits.MaxPixels). Rows are
 // converted as they are decompressed, so the picture never exists at its
 // file's depth: 16-bit channels become 8-bit (their high byte, as image/png
 // and ImageDigit read them), colour becomes its Rec. 601 luma. It returns
@@ -57,32 +22,31 @@ func ReadPNGInfo(data []byte, lim Limits) (PNGInfo, error) {
 // alpha image for one with transparency. Preprocessing any of them gives
 // exactly what it gives for image/png's decoding of the same file. Errors
 // wrap ErrTooLarge or ErrInvalid.
-func DecodePNG(data []byte, lim Limits) (image.Image, error) {
-	lim = lim.orDefault()
-	d, err := readPNGHeader(data, lim)
+func DecodePNG(data []byte, lim drawing.Limits) (image.Image, error) {
+	h, err := drawing.ReadPNGHeader(data, lim)
 	if err != nil {
 		return nil, err
 	}
+	d := &pngDecoder{data: data, pos: h.Next, stage: stageIHDR,
+		w: h.Width, h: h.Height, depth: h.Depth, ctype: h.ColorType, interlace: h.Interlace, nch: h.Channels}
 	img, err := d.decode()
 	if err != nil {
-		return nil, fmt.Errorf("%w: PNG: %w", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: PNG: %w", drawing.ErrInvalid, err)
 	}
 	return img, nil
 }
 
 // errPNG is a PNG file that breaks the format; it is wrapped with
 // ErrInvalid on its way out.
-type errPNG string
-
-func (e errPNG) Error() string { return string(e) }
+type errPNG = drawing.PNGError
 
 // PNG colour types.
 const (
-	pngGray      = 0
-	pngRGB       = 2
-	pngPaletted  = 3
-	pngGrayAlpha = 4
-	pngRGBA      = 6
+	pngGray      = drawing.PNGGray
+	pngRGB       = drawing.PNGRGB
+	pngPaletted  = drawing.PNGPaletted
+	pngGrayAlpha = drawing.PNGGrayAlpha
+	pngRGBA      = drawing.PNGRGBA
 )
 
 // Decoding stages: the PNG specification's chunk order (IHDR, PLTE,
@@ -106,6 +70,7 @@ type pngDecoder struct {
 	depth     int // bits per sample
 	ctype     byte
 	interlace bool
+	nch       int // samples per pixel
 
 	palette color.Palette // paletted pictures: 256 entries, as image/png pads them
 	trns    bool          // gray and RGB pictures: a transparent colour is set
@@ -120,124 +85,16 @@ type chunk struct {
 
 // nextChunk reads the chunk at d.pos and checks its CRC.
 func (d *pngDecoder) nextChunk() (chunk, error) {
-	rest := d.data[d.pos:]
-	if len(rest) < 12 {
-		return chunk{}, errPNG("truncated file")
+	typ, body, next, err := drawing.NextPNGChunk(d.data, d.pos)
+	if err != nil {
+		return chunk{}, err
 	}
-	n := binary.BigEndian.Uint32(rest)
-	if n > 0x7fffffff || int64(n) > int64(len(rest)-12) {
-		return chunk{}, errPNG("truncated chunk")
-	}
-	end := 8 + int(n)
-	if crc32.ChecksumIEEE(rest[4:end]) != binary.BigEndian.Uint32(rest[end:]) {
-		return chunk{}, errPNG("invalid checksum")
-	}
-	d.pos += end + 4
-	return chunk{typ: string(rest[4:8]), body: rest[8:end]}, nil
+	d.pos = next
+	return chunk{typ: typ, body: body}, nil
 }
 
-// readPNGHeader checks the file's size and signature and reads its chunks
-// up to IHDR, which it checks against lim.
-func readPNGHeader(data []byte, lim Limits) (*pngDecoder, error) {
-	if len(data) > lim.MaxPNGBytes {
-		return nil, fmt.Errorf("%w: PNG is %d bytes, the limit is %d", ErrTooLarge, len(data), lim.MaxPNGBytes)
-	}
-	if !bytes.HasPrefix(data, []byte(pngSignature)) {
-		return nil, fmt.Errorf("%w: not a PNG file (the PNG signature is missing)", ErrInvalid)
-	}
-	d := &pngDecoder{data: data, pos: len(pngSignature)}
-	for d.stage == stageStart {
-		c, err := d.nextChunk()
-		if err == nil {
-			err = d.headerChunk(c)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: PNG header: %w", ErrInvalid, err)
-		}
-	}
-	if d.w > lim.MaxSide || d.h > lim.MaxSide {
-		return nil, fmt.Errorf("%w: PNG is %d×%d pixels, the limit is %d×%d", ErrTooLarge, d.w, d.h, lim.MaxSide, lim.MaxSide)
-	}
-	if d.w*d.h > lim.MaxPixels {
-		return nil, fmt.Errorf("%w: PNG is %d×%d = %d pixels, the limit is %d pixels", ErrTooLarge, d.w, d.h, d.w*d.h, lim.MaxPixels)
-	}
-	if bits := d.w * d.h * d.depth * d.channels(); bits > 8*maxDataPerPixel*lim.MaxPixels {
-		return nil, fmt.Errorf("%w: PNG is %d×%d pixels of %d bits, %d bytes of pixel data; the limit is %d bytes (%d pixels of 8-bit RGBA)",
-			ErrTooLarge, d.w, d.h, d.depth*d.channels(), bits/8, maxDataPerPixel*lim.MaxPixels, lim.MaxPixels)
-	}
-	return d, nil
-}
-
-// maxDataPerPixel is the decompressed data a picture may hold per pixel
-// of Limits.MaxPixels: what an 8-bit RGBA picture holds.
-const maxDataPerPixel = 4
-
-// headerChunk handles a chunk before IHDR: IHDR itself, or an unknown
-// chunk, which is skipped.
-func (d *pngDecoder) headerChunk(c chunk) error {
-	switch c.typ {
-	case "IHDR":
-		d.stage = stageIHDR
-		return d.parseIHDR(c.body)
-	case "PLTE", "tRNS", "IDAT", "IEND":
-		return errPNG("chunk out of order")
-	}
-	return nil
-}
-
-// parseIHDR reads the picture's size and format.
-func (d *pngDecoder) parseIHDR(b []byte) error {
-	if len(b) != 13 {
-		return errPNG("bad IHDR length")
-	}
-	if b[10] != 0 || b[11] != 0 {
-		return errPNG("unsupported compression or filter method")
-	}
-	if b[12] > 1 {
-		return errPNG("invalid interlace method")
-	}
-	w, h := int32(binary.BigEndian.Uint32(b[0:])), int32(binary.BigEndian.Uint32(b[4:]))
-	if w <= 0 || h <= 0 {
-		return errPNG("non-positive dimension")
-	}
-	d.w, d.h, d.depth, d.ctype, d.interlace = int(w), int(h), int(b[8]), b[9], b[12] == 1
-	if d.channels() == 0 {
-		return errPNG(fmt.Sprintf("unsupported bit depth %d with colour type %d", b[8], b[9]))
-	}
-	return nil
-}
-
-// channels is the number of samples in a pixel, 0 for a colour type and
-// bit depth that PNG does not allow.
-func (d *pngDecoder) channels() int {
-	switch d.ctype {
-	case pngGray:
-		if d.depth == 1 || d.depth == 2 || d.depth == 4 || d.depth == 8 || d.depth == 16 {
-			return 1
-		}
-	case pngPaletted:
-		if d.depth == 1 || d.depth == 2 || d.depth == 4 || d.depth == 8 {
-			return 1
-		}
-	case pngRGB:
-		if d.depth == 8 || d.depth == 16 {
-			return 3
-		}
-	case pngGrayAlpha:
-		if d.depth == 8 || d.depth == 16 {
-			return 2
-		}
-	case pngRGBA:
-		if d.depth == 8 || d.depth == 16 {
-			return 4
-		}
-	}
-	return 0
-}
-
-func (d *pngDecoder) info() PNGInfo {
-	return PNGInfo{Width: d.w, Height: d.h, BitsPerPixel: d.depth * d.channels(), Bytes: len(d.data)}
-}
+// channels is the number of samples in a pixel.
+func (d *pngDecoder) channels() int { return d.nch }
 
 // decode reads the chunks after IHDR and the picture in the IDAT chunks,
 // and checks the rest of the file up to IEND.

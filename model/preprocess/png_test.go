@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/stratusml/stratus/drawing"
 	"hash/crc32"
 	"image"
 	"image/png"
@@ -63,7 +64,7 @@ func pngFile(s pngSpec) []byte {
 	zw.Write(raw)
 	zw.Close()
 
-	out := []byte(pngSignature)
+	out := []byte(drawing.PNGSignature)
 	out = pngChunk(out, "aaAA", []byte("an unknown chunk before IHDR"))
 	ihdr := binary.BigEndian.AppendUint32(nil, uint32(s.w))
 	ihdr = binary.BigEndian.AppendUint32(ihdr, uint32(s.h))
@@ -183,7 +184,7 @@ func TestDecodePNGMatchesImagePNG(t *testing.T) {
 			if err != nil {
 				t.Fatalf("image/png: %v", err)
 			}
-			got, err := DecodePNG(data, DefaultLimits())
+			got, err := DecodePNG(data, drawing.DefaultLimits())
 			if err != nil {
 				t.Fatalf("DecodePNG: %v", err)
 			}
@@ -249,16 +250,16 @@ func TestDecodePNGRefusesWhatImagePNGRefuses(t *testing.T) {
 		"interlace method 2":  fixedCRC(patched(ihdr+20, 2), ihdr),
 		"zero width":          fixedCRC(patched(ihdr+11, 0), ihdr),
 		"truncated":           file[:len(file)-30],
-		"signature only":      []byte(pngSignature),
+		"signature only":      []byte(drawing.PNGSignature),
 		"more rows than data": fixedCRC(patched(ihdr+15, 6), ihdr),
 	}
 	for name, data := range cases {
 		_, errStd := png.Decode(bytes.NewReader(data))
-		_, err := DecodePNG(data, DefaultLimits())
+		_, err := DecodePNG(data, drawing.DefaultLimits())
 		if errStd == nil {
 			t.Errorf("%s: image/png decodes it; the case is wrong", name)
 		}
-		if err == nil || !errors.Is(err, ErrInvalid) {
+		if err == nil || !errors.Is(err, drawing.ErrInvalid) {
 			t.Errorf("%s: DecodePNG: %v, want ErrInvalid (image/png: %v)", name, err, errStd)
 		}
 	}
@@ -266,7 +267,7 @@ func TestDecodePNGRefusesWhatImagePNGRefuses(t *testing.T) {
 
 // pngChunkAt is the offset of the first chunk of type typ in a PNG file.
 func pngChunkAt(data []byte, typ string) int {
-	for i := len(pngSignature); i+8 <= len(data); i += 12 + int(binary.BigEndian.Uint32(data[i:])) {
+	for i := len(drawing.PNGSignature); i+8 <= len(data); i += 12 + int(binary.BigEndian.Uint32(data[i:])) {
 		if string(data[i+4:i+8]) == typ {
 			return i
 		}
@@ -291,11 +292,11 @@ func FuzzDecodePNGMatchesImagePNG(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if _, err := ReadPNGInfo(data, DefaultLimits()); err != nil {
+		if _, err := drawing.ReadPNGInfo(data, drawing.DefaultLimits()); err != nil {
 			return // image/png would allocate what the header claims
 		}
 		want, errStd := png.Decode(bytes.NewReader(data))
-		got, err := DecodePNG(data, DefaultLimits())
+		got, err := DecodePNG(data, drawing.DefaultLimits())
 		if (err == nil) != (errStd == nil) {
 			t.Fatalf("DecodePNG: %v; image/png: %v", err, errStd)
 		}

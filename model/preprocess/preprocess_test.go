@@ -1,7 +1,6 @@
 package preprocess
 
 import (
-	"encoding/json"
 	"errors"
 	"image"
 	"image/color"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/model"
 )
 
@@ -93,7 +93,7 @@ func TestFromStrokesMNISTLike(t *testing.T) {
 						y0, y1 = min(y0, p.Y), max(y1, p.Y)
 					}
 				}
-				if want := (Box{x0, y0, x1 - x0, y1 - y0}); ds[0].Box != want {
+				if want := (drawing.Box{X: x0, Y: y0, W: x1 - x0, H: y1 - y0}); ds[0].Box != want {
 					t.Errorf("box %+v, want %+v", ds[0].Box, want)
 				}
 			})
@@ -111,7 +111,7 @@ func TestFromStrokesInvariance(t *testing.T) {
 		}
 		for _, c := range []struct {
 			what    string
-			strokes []Stroke
+			strokes []drawing.Stroke
 			w, h    int
 		}{
 			{"4× larger, elsewhere", toStrokes(skeleton(name, placement{size: 800, x: 1000, y: 100}, 12)), 2000, 1000},
@@ -130,10 +130,10 @@ func TestFromStrokesInvariance(t *testing.T) {
 	}
 }
 
-func reversed(strokes []Stroke) []Stroke {
-	out := make([]Stroke, len(strokes))
+func reversed(strokes []drawing.Stroke) []drawing.Stroke {
+	out := make([]drawing.Stroke, len(strokes))
 	for i, s := range strokes {
-		r := make(Stroke, len(s))
+		r := make(drawing.Stroke, len(s))
 		for j, p := range s {
 			r[len(s)-1-j] = p
 		}
@@ -147,19 +147,19 @@ func reversed(strokes []Stroke) []Stroke {
 func TestDotAndLines(t *testing.T) {
 	for _, c := range []struct {
 		name           string
-		strokes        []Stroke
+		strokes        []drawing.Stroke
 		minW, maxW     int
 		minH, maxH     int
 		minNz, maxNz   int
 		centredWithin  float64
-		wantBox        Box
+		wantBox        drawing.Box
 		checkBoxExists bool
 	}{
-		{"single sample", []Stroke{{{X: 140, Y: 140}}}, 2, 4, 2, 4, 4, 16, 0.6, Box{140, 140, 0, 0}, true},
-		{"tap with jitter", []Stroke{{{X: 140, Y: 140}, {X: 141, Y: 140.5}, {X: 140.5, Y: 141}}}, 2, 6, 2, 6, 4, 30, 0.6, Box{}, false},
-		{"vertical line", []Stroke{{{X: 100, Y: 20}, {X: 100, Y: 260}}}, 2, 4, 20, 20, 40, 80, 0.6, Box{100, 20, 0, 240}, true},
-		{"horizontal line", []Stroke{{{X: 20, Y: 100}, {X: 260, Y: 100}}}, 20, 20, 2, 4, 40, 80, 0.6, Box{20, 100, 240, 0}, true},
-		{"diagonal line", []Stroke{{{X: 20, Y: 20}, {X: 260, Y: 260}}}, 20, 20, 20, 20, 40, 100, 0.6, Box{20, 20, 240, 240}, true},
+		{"single sample", []drawing.Stroke{{{X: 140, Y: 140}}}, 2, 4, 2, 4, 4, 16, 0.6, drawing.Box{X: 140, Y: 140, W: 0, H: 0}, true},
+		{"tap with jitter", []drawing.Stroke{{{X: 140, Y: 140}, {X: 141, Y: 140.5}, {X: 140.5, Y: 141}}}, 2, 6, 2, 6, 4, 30, 0.6, drawing.Box{}, false},
+		{"vertical line", []drawing.Stroke{{{X: 100, Y: 20}, {X: 100, Y: 260}}}, 2, 4, 20, 20, 40, 80, 0.6, drawing.Box{X: 100, Y: 20, W: 0, H: 240}, true},
+		{"horizontal line", []drawing.Stroke{{{X: 20, Y: 100}, {X: 260, Y: 100}}}, 20, 20, 2, 4, 40, 80, 0.6, drawing.Box{X: 20, Y: 100, W: 240, H: 0}, true},
+		{"diagonal line", []drawing.Stroke{{{X: 20, Y: 20}, {X: 260, Y: 260}}}, 20, 20, 20, 20, 40, 100, 0.6, drawing.Box{X: 20, Y: 20, W: 240, H: 240}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ds, err := FromStrokes(c.strokes, 280, 280)
@@ -243,7 +243,7 @@ func TestFromImageMNISTLike(t *testing.T) {
 				// The box is the painted ink's: the samples' box grown by
 				// the pen's radius.
 				b, r := ref[0].Box, pc.st.pen/2
-				want := Box{b.X - r, b.Y - r, b.W + 2*r, b.H + 2*r}
+				want := drawing.Box{X: b.X - r, Y: b.Y - r, W: b.W + 2*r, H: b.H + 2*r}
 				got := ds[0].Box
 				if math.Abs(got.X-want.X) > 2 || math.Abs(got.Y-want.Y) > 2 ||
 					math.Abs(got.X+got.W-want.X-want.W) > 2 || math.Abs(got.Y+got.H-want.Y-want.H) > 2 {
@@ -377,7 +377,7 @@ func TestImageTypes(t *testing.T) {
 			t.Errorf("%s differs from NRGBA by up to %d levels\n%s\n%s", name, d, ascii(&ref[0].Input), ascii(&ds[0].Input))
 		}
 		off := img.Bounds().Min
-		if want := (Box{ref[0].Box.X + float64(off.X), ref[0].Box.Y + float64(off.Y), ref[0].Box.W, ref[0].Box.H}); ds[0].Box != want {
+		if want := (drawing.Box{X: ref[0].Box.X + float64(off.X), Y: ref[0].Box.Y + float64(off.Y), W: ref[0].Box.W, H: ref[0].Box.H}); ds[0].Box != want {
 			t.Errorf("%s: box %+v, want %+v", name, ds[0].Box, want)
 		}
 		if name == "YCbCr" || name == "sub-image" {
@@ -385,7 +385,7 @@ func TestImageTypes(t *testing.T) {
 		}
 		// Through PNG.
 		data := encodePNG(t, img)
-		dp, err := FromPNG(data, DefaultLimits())
+		dp, err := FromPNG(data, drawing.DefaultLimits())
 		if err != nil {
 			t.Fatalf("%s as PNG: %v", name, err)
 		}
@@ -521,39 +521,39 @@ func enlarge(g *image.Gray) *image.Gray {
 }
 
 func TestErrors(t *testing.T) {
-	ok := Stroke{{X: 10, Y: 10}, {X: 20, Y: 30}}
-	many := func(n int, s Stroke) []Stroke {
-		out := make([]Stroke, n)
+	ok := drawing.Stroke{{X: 10, Y: 10}, {X: 20, Y: 30}}
+	many := func(n int, s drawing.Stroke) []drawing.Stroke {
+		out := make([]drawing.Stroke, n)
 		for i := range out {
 			out[i] = s
 		}
 		return out
 	}
-	long := make(Stroke, 2001)
+	long := make(drawing.Stroke, 2001)
 	for i := range long {
-		long[i] = Point{X: float64(i % 200), Y: float64(i / 20)}
+		long[i] = drawing.Point{X: float64(i % 200), Y: float64(i / 20)}
 	}
 	nan, inf := math.NaN(), math.Inf(1)
 	strokeCases := []struct {
 		name    string
-		strokes []Stroke
+		strokes []drawing.Stroke
 		w, h    int
 		want    error
 		words   string // that the message must name
 	}{
 		{"no strokes", nil, 280, 280, ErrEmpty, "no points"},
-		{"empty strokes", []Stroke{{}, {}}, 280, 280, ErrEmpty, "no points"},
-		{"NaN x", []Stroke{ok, {{X: nan, Y: 1}}}, 280, 280, ErrInvalid, "finite"},
-		{"Inf y", []Stroke{{{X: 1, Y: inf}}}, 280, 280, ErrInvalid, "finite"},
-		{"-Inf t", []Stroke{{{X: 1, Y: 1, T: -inf}}}, 280, 280, ErrInvalid, "finite"},
-		{"far outside the canvas", []Stroke{ok, {{X: 1e9, Y: 1}}}, 280, 280, ErrInvalid, "outside"},
-		{"huge coordinates", []Stroke{{{X: -1.7e308, Y: 1}, {X: 1.7e308, Y: 1}}}, 280, 280, ErrInvalid, "outside"},
-		{"201 strokes", many(201, ok), 280, 280, ErrTooLarge, "limit is 200"},
-		{"2001 points", []Stroke{ok, long}, 280, 280, ErrTooLarge, "limit is 2000"},
-		{"canvas too wide", []Stroke{ok}, 4097, 280, ErrTooLarge, "4096×4096"},
-		{"canvas too tall", []Stroke{ok}, 280, 10000, ErrTooLarge, "4096×4096"},
-		{"empty canvas", []Stroke{ok}, 0, 280, ErrInvalid, "at least 1×1"},
-		{"negative canvas", []Stroke{ok}, 280, -5, ErrInvalid, "at least 1×1"},
+		{"empty strokes", []drawing.Stroke{{}, {}}, 280, 280, ErrEmpty, "no points"},
+		{"NaN x", []drawing.Stroke{ok, {{X: nan, Y: 1}}}, 280, 280, drawing.ErrInvalid, "finite"},
+		{"Inf y", []drawing.Stroke{{{X: 1, Y: inf}}}, 280, 280, drawing.ErrInvalid, "finite"},
+		{"-Inf t", []drawing.Stroke{{{X: 1, Y: 1, T: -inf}}}, 280, 280, drawing.ErrInvalid, "finite"},
+		{"far outside the canvas", []drawing.Stroke{ok, {{X: 1e9, Y: 1}}}, 280, 280, drawing.ErrInvalid, "outside"},
+		{"huge coordinates", []drawing.Stroke{{{X: -1.7e308, Y: 1}, {X: 1.7e308, Y: 1}}}, 280, 280, drawing.ErrInvalid, "outside"},
+		{"201 strokes", many(201, ok), 280, 280, drawing.ErrTooLarge, "limit is 200"},
+		{"2001 points", []drawing.Stroke{ok, long}, 280, 280, drawing.ErrTooLarge, "limit is 2000"},
+		{"canvas too wide", []drawing.Stroke{ok}, 4097, 280, drawing.ErrTooLarge, "4096×4096"},
+		{"canvas too tall", []drawing.Stroke{ok}, 280, 10000, drawing.ErrTooLarge, "4096×4096"},
+		{"empty canvas", []drawing.Stroke{ok}, 0, 280, drawing.ErrInvalid, "at least 1×1"},
+		{"negative canvas", []drawing.Stroke{ok}, 280, -5, drawing.ErrInvalid, "at least 1×1"},
 	}
 	for _, c := range strokeCases {
 		_, err := FromStrokes(c.strokes, c.w, c.h)
@@ -564,10 +564,10 @@ func TestErrors(t *testing.T) {
 		t.Errorf("200 strokes, 2000 points, 4096×4096: %v", err)
 	}
 	// StrokesDigit, which skips the limits, still refuses what it cannot draw.
-	_, err := StrokesDigit([]Stroke{{{X: -1.7e308, Y: 0}, {X: 1.7e308, Y: 0}}}, 280, 280)
-	checkErr(t, "StrokesDigit beyond float64", err, ErrInvalid, "float64")
-	_, err = StrokesDigit([]Stroke{{{X: nan, Y: 0}}}, 280, 280)
-	checkErr(t, "StrokesDigit NaN", err, ErrInvalid, "finite")
+	_, err := StrokesDigit([]drawing.Stroke{{{X: -1.7e308, Y: 0}, {X: 1.7e308, Y: 0}}}, 280, 280)
+	checkErr(t, "StrokesDigit beyond float64", err, drawing.ErrInvalid, "float64")
+	_, err = StrokesDigit([]drawing.Stroke{{{X: nan, Y: 0}}}, 280, 280)
+	checkErr(t, "StrokesDigit NaN", err, drawing.ErrInvalid, "finite")
 
 	blank := image.NewGray(image.Rect(0, 0, 280, 280))
 	draw.Draw(blank, blank.Bounds(), image.White, image.Point{}, draw.Src)
@@ -586,8 +586,8 @@ func TestErrors(t *testing.T) {
 		{"paper texture only", faint, ErrEmpty, "stands out"},
 		{"fully transparent", image.NewNRGBA(image.Rect(0, 0, 64, 64)), ErrEmpty, "transparent"},
 		{"no pixels", image.NewGray(image.Rect(0, 0, 0, 10)), ErrEmpty, "0×10"},
-		{"too wide", image.NewGray(image.Rect(0, 0, 4097, 1)), ErrTooLarge, "limit is 4096×4096"},
-		{"nil", nil, ErrInvalid, "no picture"},
+		{"too wide", image.NewGray(image.Rect(0, 0, 4097, 1)), drawing.ErrTooLarge, "limit is 4096×4096"},
+		{"nil", nil, drawing.ErrInvalid, "no picture"},
 	}
 	for _, c := range imageCases {
 		_, err := FromImage(c.img)
@@ -606,118 +606,38 @@ func checkErr(t *testing.T, what string, err, want error, words string) {
 	}
 }
 
-func TestDecodeStrokesJSON(t *testing.T) {
-	strokes, err := DecodeStrokesJSON([]byte(` [[{"x":10.5,"y":20,"t":0},{"x":11,"y":21.25,"t":16}],`+
-		`[],[{"y":3,"x":4}],[{"\u0078":-0.5e1,"Y":1E2,"T":2}]] `), DefaultLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []Stroke{{{10.5, 20, 0}, {11, 21.25, 16}}, {}, {{4, 3, 0}}, {{-5, 100, 2}}}
-	if len(strokes) != len(want) {
-		t.Fatalf("got %v, want %v", strokes, want)
-	}
-	for i := range want {
-		if len(strokes[i]) != len(want[i]) {
-			t.Fatalf("got %v, want %v", strokes, want)
-		}
-		for j := range want[i] {
-			if strokes[i][j] != want[i][j] {
-				t.Fatalf("got %v, want %v", strokes, want)
-			}
-		}
-	}
-	// Point decodes alone by the same rules (inside a CanvasEvent).
-	var ev struct{ Strokes []Stroke }
-	if err := json.Unmarshal([]byte(`{"strokes":[[{"x":1,"y":2,"t":3}]]}`), &ev); err != nil || len(ev.Strokes) != 1 || ev.Strokes[0][0] != (Point{1, 2, 3}) {
-		t.Errorf("CanvasEvent strokes: %v, %v", ev.Strokes, err)
-	}
-	for _, bad := range []string{`{"strokes":[[null]]}`, `{"strokes":[[{"x":1}]]}`, `{"strokes":[[{"x":"1","y":2}]]}`,
-		`{"strokes":[[{"x":1,"y":2,"p":0.5}]]}`, `{"strokes":[[{"x":1,"y":2,"x":3}]]}`} {
-		if err := json.Unmarshal([]byte(bad), &ev); err == nil {
-			t.Errorf("%s: no error", bad)
-		}
-	}
-	// Points encode with the names they decode from.
-	b, err := json.Marshal(Point{X: 1, Y: 2, T: 3})
-	if err != nil || string(b) != `{"x":1,"y":2,"t":3}` {
-		t.Errorf("Point marshals to %s, %v", b, err)
-	}
-	if s, err := DecodeStrokesJSON([]byte(`[]`), DefaultLimits()); err != nil || len(s) != 0 {
-		t.Errorf("[]: %v, %v", s, err)
-	}
-
-	point := `{"x":1,"y":2,"t":3}`
-	stroke := func(n int) string { return "[" + strings.Repeat(point+",", n-1) + point + "]" }
-	cases := []struct {
-		name, json string
-		want       error
-		words      string
-	}{
-		{"too long", "[" + strings.Repeat(" ", 64<<10) + "]", ErrTooLarge, "limit is 65536"},
-		{"201 strokes", "[" + strings.Repeat("[],", 200) + "[]]", ErrTooLarge, "limit is 200"},
-		{"2001 points", "[" + stroke(2001) + "]", ErrTooLarge, "limit is 2000"},
-		{"object", `{"strokes":[]}`, ErrInvalid, "array"},
-		{"null", `null`, ErrInvalid, "array"},
-		{"empty", ``, ErrInvalid, "array"},
-		{"not JSON", `[[{"x":1,"y":2}]`, ErrInvalid, "strokes JSON"},
-		{"trailing data", `[] []`, ErrInvalid, "strokes JSON"},
-		{"point without y", `[[{"x":1}]]`, ErrInvalid, `"y"`},
-		{"null point", `[[null]]`, ErrInvalid, "point object"},
-		{"empty point", `[[{}]]`, ErrInvalid, `"x"`},
-		{"null stroke", `[null]`, ErrInvalid, "stroke"},
-		{"NUL after", "[]\x00", ErrInvalid, "after the strokes"},
-		{"bad escape in a name", `[[{"\q":1,"x":1,"y":2}]]`, ErrInvalid, "escape"},
-		{"unterminated string", `[[{"x`, ErrInvalid, "end"},
-		{"nested unknown member", `[[{"x":1,"y":2,"z":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}]]`, ErrInvalid, `unknown member "z"`},
-		{"leading zero", `[[{"x":01,"y":2}]]`, ErrInvalid, "strokes JSON"},
-		{"bare decimal point", `[[{"x":1.,"y":2}]]`, ErrInvalid, "decimal point"},
-		{"NaN", `[[{"x":NaN,"y":2}]]`, ErrInvalid, "strokes JSON"},
-		{"point as array", `[[[1,2]]]`, ErrInvalid, "strokes JSON"},
-		{"string coordinate", `[[{"x":"1","y":2}]]`, ErrInvalid, "strokes JSON"},
-		{"number out of range", `[[{"x":1e400,"y":2}]]`, ErrInvalid, "strokes JSON"},
-		{"stroke not an array", `[{"x":1,"y":2}]`, ErrInvalid, "strokes JSON"},
-	}
-	for _, c := range cases {
-		_, err := DecodeStrokesJSON([]byte(c.json), DefaultLimits())
-		checkErr(t, "DecodeStrokesJSON "+c.name, err, c.want, c.words)
-	}
-	// Limits are configurable; zero fields mean the defaults.
-	_, err = DecodeStrokesJSON([]byte("["+stroke(3)+"]"), Limits{MaxPointsPerStroke: 2})
-	checkErr(t, "DecodeStrokesJSON with 2 points per stroke", err, ErrTooLarge, "limit is 2")
-}
-
 func TestDecodePNG(t *testing.T) {
 	good := encodePNG(t, paint(skeleton("7", canvases[0].pl, 3), 280, 280, style{pen: 10, ink: black, paper: white}))
-	img, err := DecodePNG(good, DefaultLimits())
+	img, err := DecodePNG(good, drawing.DefaultLimits())
 	if err != nil || img.Bounds() != image.Rect(0, 0, 280, 280) {
 		t.Fatalf("DecodePNG: %v, %v", img, err)
 	}
 	edge := encodePNG(t, image.NewGray(image.Rect(0, 0, 4096, 1)))
-	if _, err := DecodePNG(edge, DefaultLimits()); err != nil {
+	if _, err := DecodePNG(edge, drawing.DefaultLimits()); err != nil {
 		t.Errorf("4096×1 PNG: %v", err)
 	}
-	_, err = FromPNG(edge, DefaultLimits())
+	_, err = FromPNG(edge, drawing.DefaultLimits())
 	checkErr(t, "FromPNG of a blank 4096×1 PNG", err, ErrEmpty, "stands out")
 
 	cases := []struct {
 		name  string
 		data  []byte
-		lim   Limits
+		lim   drawing.Limits
 		want  error
 		words string
 	}{
-		{"over 2 MiB", append(append([]byte(nil), good...), make([]byte, 2<<20)...), DefaultLimits(), ErrTooLarge, "limit is 2097152"},
-		{"over a lower limit", good, Limits{MaxPNGBytes: 100}, ErrTooLarge, "limit is 100"},
-		{"empty", nil, DefaultLimits(), ErrInvalid, "not a PNG"},
-		{"GIF", []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), DefaultLimits(), ErrInvalid, "not a PNG"},
-		{"JPEG", []byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"), DefaultLimits(), ErrInvalid, "not a PNG"},
-		{"text", []byte("hello, world"), DefaultLimits(), ErrInvalid, "not a PNG"},
-		{"signature only", []byte(pngSignature), DefaultLimits(), ErrInvalid, "PNG header"},
-		{"truncated", good[:len(good)/2], DefaultLimits(), ErrInvalid, "PNG"},
-		{"bad checksum", corrupt(good), DefaultLimits(), ErrInvalid, "PNG"},
-		{"decompression bomb", bombPNG(1_000_000, 1_000_000), DefaultLimits(), ErrTooLarge, "limit is 4096×4096"},
-		{"4097 wide", bombPNG(4097, 1), DefaultLimits(), ErrTooLarge, "4097×1"},
-		{"over a lower side limit", good, Limits{MaxSide: 100}, ErrTooLarge, "limit is 100×100"},
+		{"over 2 MiB", append(append([]byte(nil), good...), make([]byte, 2<<20)...), drawing.DefaultLimits(), drawing.ErrTooLarge, "limit is 2097152"},
+		{"over a lower limit", good, drawing.Limits{MaxPNGBytes: 100}, drawing.ErrTooLarge, "limit is 100"},
+		{"empty", nil, drawing.DefaultLimits(), drawing.ErrInvalid, "not a PNG"},
+		{"GIF", []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), drawing.DefaultLimits(), drawing.ErrInvalid, "not a PNG"},
+		{"JPEG", []byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"), drawing.DefaultLimits(), drawing.ErrInvalid, "not a PNG"},
+		{"text", []byte("hello, world"), drawing.DefaultLimits(), drawing.ErrInvalid, "not a PNG"},
+		{"signature only", []byte(drawing.PNGSignature), drawing.DefaultLimits(), drawing.ErrInvalid, "PNG header"},
+		{"truncated", good[:len(good)/2], drawing.DefaultLimits(), drawing.ErrInvalid, "PNG"},
+		{"bad checksum", corrupt(good), drawing.DefaultLimits(), drawing.ErrInvalid, "PNG"},
+		{"decompression bomb", bombPNG(1_000_000, 1_000_000), drawing.DefaultLimits(), drawing.ErrTooLarge, "limit is 4096×4096"},
+		{"4097 wide", bombPNG(4097, 1), drawing.DefaultLimits(), drawing.ErrTooLarge, "4097×1"},
+		{"over a lower side limit", good, drawing.Limits{MaxSide: 100}, drawing.ErrTooLarge, "limit is 100×100"},
 	}
 	for _, c := range cases {
 		_, err := DecodePNG(c.data, c.lim)
@@ -727,7 +647,7 @@ func TestDecodePNG(t *testing.T) {
 	}
 	// The bomb is refused without allocating its pixels.
 	bomb := bombPNG(100_000, 100_000)
-	allocs := testing.AllocsPerRun(10, func() { _, _ = DecodePNG(bomb, DefaultLimits()) })
+	allocs := testing.AllocsPerRun(10, func() { _, _ = DecodePNG(bomb, drawing.DefaultLimits()) })
 	if allocs > 50 {
 		t.Errorf("refusing a bomb took %.0f allocations", allocs)
 	}
@@ -745,7 +665,7 @@ func corrupt(data []byte) []byte {
 // pixel data, all zero, would be w·h bytes; only a prefix is written).
 func bombPNG(w, h int) []byte {
 	var b strings.Builder
-	b.WriteString(pngSignature)
+	b.WriteString(drawing.PNGSignature)
 	chunk := func(typ string, data []byte) {
 		var n [4]byte
 		putU32(n[:], uint32(len(data)))
@@ -804,7 +724,7 @@ func TestConcurrent(t *testing.T) {
 				if err != nil || !reflect.DeepEqual(s, wantS) {
 					t.Error("FromStrokes differs when run concurrently")
 				}
-				i, err := FromPNG(data, DefaultLimits())
+				i, err := FromPNG(data, drawing.DefaultLimits())
 				if err != nil || !reflect.DeepEqual(i, wantI) {
 					t.Error("FromPNG differs when run concurrently")
 				}

@@ -3,6 +3,7 @@ package preprocess
 import (
 	"errors"
 	"fmt"
+	"github.com/stratusml/stratus/drawing"
 	"image"
 	"math"
 	"sort"
@@ -13,7 +14,7 @@ import (
 // returns the parts (indices into strokes; empty strokes are in none) and
 // the segments; one reports whether the drawing is one digit of all its
 // strokes.
-func strokeSegments(strokes []Stroke) (ps []part, idx []int, segs []segment, one bool) {
+func strokeSegments(strokes []drawing.Stroke) (ps []part, idx []int, segs []segment, one bool) {
 	for i, s := range strokes {
 		if len(s) == 0 {
 			continue
@@ -36,7 +37,7 @@ func strokeSegments(strokes []Stroke) (ps []part, idx []int, segs []segment, one
 
 // strokeDigits renders the segments of strokes as digits, with the runs
 // of each segment's atoms as other readings.
-func strokeDigits(strokes []Stroke, width, height int) ([]Digit, error) {
+func strokeDigits(strokes []drawing.Stroke, width, height int) ([]Digit, error) {
 	ps, idx, segs, one := strokeSegments(strokes)
 	if one || len(segs) == 0 {
 		d, err := StrokesDigit(strokes, width, height) // no points: StrokesDigit says so
@@ -61,7 +62,7 @@ func strokeDigits(strokes []Stroke, width, height int) ([]Digit, error) {
 			members = append(members, a...)
 		}
 		sort.Ints(members) // the order of drawing
-		ss := make([]Stroke, len(members))
+		ss := make([]drawing.Stroke, len(members))
 		for i, k := range members {
 			ss[i] = strokes[idx[k]]
 		}

@@ -1,6 +1,7 @@
 package preprocess
 
 import (
+	"github.com/stratusml/stratus/drawing"
 	"math"
 	"reflect"
 	"strings"
@@ -92,7 +93,7 @@ func TestFromStrokesNumber(t *testing.T) {
 			all, each := sketch(c.glyphs)
 			strokes := toStrokes(all)
 			if c.tap {
-				strokes = append(strokes, Stroke{{X: float64(c.w) - 10, Y: 10}})
+				strokes = append(strokes, drawing.Stroke{{X: float64(c.w) - 10, Y: 10}})
 			}
 			ds, err := FromStrokes(strokes, c.w, c.h)
 			if err != nil {
@@ -301,10 +302,10 @@ func TestNumberModeOneDigit(t *testing.T) {
 // TestSegmentLimits: whatever the number of strokes or pieces, the
 // segmentation stays within bounds (200 strokes, a picture of dust).
 func TestSegmentLimits(t *testing.T) {
-	var strokes []Stroke
+	var strokes []drawing.Stroke
 	for i := range 200 {
 		x, y := float64(i%20)*20, float64(i/20)*20
-		strokes = append(strokes, Stroke{{X: x, Y: y}, {X: x + 5, Y: y + 5}})
+		strokes = append(strokes, drawing.Stroke{{X: x, Y: y}, {X: x + 5, Y: y + 5}})
 	}
 	ds, err := FromStrokes(strokes, 400, 200)
 	if err != nil {

@@ -2,6 +2,7 @@ package preprocess
 
 import (
 	"fmt"
+	"github.com/stratusml/stratus/drawing"
 	"math"
 )
 
@@ -39,8 +40,8 @@ const minStep = 0.3
 //
 // Errors wrap ErrTooLarge or ErrInvalid for input beyond the limits, and
 // ErrEmpty when there is no point at all.
-func FromStrokes(strokes []Stroke, width, height int) ([]Digit, error) {
-	if err := ValidateStrokes(strokes, width, height, DefaultLimits()); err != nil {
+func FromStrokes(strokes []drawing.Stroke, width, height int) ([]Digit, error) {
+	if err := drawing.ValidateStrokes(strokes, width, height, drawing.DefaultLimits()); err != nil {
 		return nil, err
 	}
 	return strokeDigits(strokes, width, height)
@@ -59,14 +60,14 @@ func FromStrokes(strokes []Stroke, width, height int) ([]Digit, error) {
 // StrokesDigit checks only what rendering needs (a positive canvas, finite
 // coordinates); callers that read outside input use FromStrokes or
 // ValidateStrokes first. It returns ErrEmpty when there is no point.
-func StrokesDigit(strokes []Stroke, width, height int) (Digit, error) {
+func StrokesDigit(strokes []drawing.Stroke, width, height int) (Digit, error) {
 	if width < 1 || height < 1 {
-		return Digit{}, fmt.Errorf("%w: canvas is %d×%d, it must be at least 1×1", ErrInvalid, width, height)
+		return Digit{}, fmt.Errorf("%w: canvas is %d×%d, it must be at least 1×1", drawing.ErrInvalid, width, height)
 	}
 	minX, minY := math.Inf(1), math.Inf(1)
 	maxX, maxY := math.Inf(-1), math.Inf(-1)
 	for i, s := range strokes {
-		if err := checkFinite(s, i); err != nil {
+		if err := drawing.CheckFinite(s, i); err != nil {
 			return Digit{}, err
 		}
 		for _, p := range s {
@@ -82,7 +83,7 @@ func StrokesDigit(strokes []Stroke, width, height int) (Digit, error) {
 	// BoxSide. Differences of finite float64s may overflow: refuse them.
 	ext := max(w, h, dotFraction*float64(min(width, height)))
 	if math.IsInf(ext, 0) {
-		return Digit{}, fmt.Errorf("%w: the drawing spans more than the float64 range", ErrInvalid)
+		return Digit{}, fmt.Errorf("%w: the drawing spans more than the float64 range", drawing.ErrInvalid)
 	}
 	const r = PenWidth / 2
 	s := (BoxSide - PenWidth) / ext
@@ -120,7 +121,7 @@ func StrokesDigit(strokes []Stroke, width, height int) (Digit, error) {
 	if !ok {
 		return Digit{}, fmt.Errorf("%w: the drawing has no ink", ErrEmpty)
 	}
-	return Digit{Input: img, Box: Box{X: minX, Y: minY, W: w, H: h}}, nil
+	return Digit{Input: img, Box: drawing.Box{X: minX, Y: minY, W: w, H: h}}, nil
 }
 
 // capsule draws into b the segment from (ax, ay) to (bx, by) with a round

@@ -1,6 +1,9 @@
 package preprocess
 
-import "math"
+import (
+	"github.com/stratusml/stratus/drawing"
+	"math"
+)
 
 // Work units price a drawing by the work it asks of Stratus, so that a
 // rate limit can charge each client for its work rather than for its
@@ -45,11 +48,11 @@ const (
 	strokeSquareNs = 100
 )
 
-// Work is what the picture costs to read, decode and preprocess, in work
-// units, at the worst its header allows: its pixels, weighted by the
+// PictureWork is what the picture of header p costs to read, decode and
+// preprocess, in work units, at the worst its header allows: its pixels, weighted by the
 // bytes each takes in the decompressed data, the segmentation of as many
 // pieces as number mode groups, and its size in bytes. At least 1.
-func (p PNGInfo) Work() int {
+func PictureWork(p drawing.PNGInfo) int {
 	bytesPerPixel := float64(p.BitsPerPixel) / 8
 	ns := pictureFixedNs + float64(p.Pixels())*(pixelNs+pixelByteNs*bytesPerPixel) + pngByteNs*float64(p.Bytes)
 	return units(ns)
@@ -58,7 +61,7 @@ func (p PNGInfo) Work() int {
 // StrokesWork is what strokes cost to read and preprocess, in work units:
 // their points, and the grouping of their strokes into digits, which
 // compares every pair. At least 1; an ordinary drawing costs 1.
-func StrokesWork(strokes []Stroke) int {
+func StrokesWork(strokes []drawing.Stroke) int {
 	points := 0
 	for _, s := range strokes {
 		points += len(s)

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/model/mnist"
 	"github.com/stratusml/stratus/model/preprocess"
 )
@@ -113,19 +114,19 @@ func TestNumberAccuracy(t *testing.T) {
 			errs := make([]error, n)
 			parallel(n, func(i int) {
 				sc := &scenes[i]
-				draw := func(sc *numberScene, mode Mode) ([]preprocess.Digit, error) {
+				draw := func(sc *numberScene, mode drawing.Mode) ([]preprocess.Digit, error) {
 					if kind == "pictures" {
 						return Digits(sc.picture(), mode)
 					}
 					return StrokeDigits(sc.strokes(skel.get), sc.w, sc.h, mode)
 				}
-				batch[i], errs[i] = draw(sc, ModeNumber)
+				batch[i], errs[i] = draw(sc, drawing.ModeNumber)
 				// The same digits, each drawn alone: what the model reads
 				// when segmentation is perfect (one drawing of several
 				// digits, so read with number mode's variants).
 				for gi := range sc.glyphs {
 					one := sc.alone(gi)
-					d, err := draw(&one, ModeDigit)
+					d, err := draw(&one, drawing.ModeDigit)
 					if err != nil {
 						errs[i] = err
 					}
@@ -206,7 +207,7 @@ func BenchmarkNumber(b *testing.B) {
 	b.Run("picture", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := r.Image(pic, ModeNumber); err != nil {
+			if _, err := r.Image(pic, drawing.ModeNumber); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -214,7 +215,7 @@ func BenchmarkNumber(b *testing.B) {
 	b.Run("strokes", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := r.Strokes(strokes, sc.w, sc.h, ModeNumber); err != nil {
+			if _, err := r.Strokes(strokes, sc.w, sc.h, drawing.ModeNumber); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/model/mnist"
-	"github.com/stratusml/stratus/model/preprocess"
 )
 
 // This file builds whole numbers out of MNIST test digits, written left to
@@ -178,16 +178,16 @@ func bilinear(img *[784]uint8, x, y float64) float64 {
 
 // strokes draws the scene as pen strokes: each digit's skeleton, digit
 // after digit, a sample every few canvas pixels, 8 ms apart.
-func (sc *numberScene) strokes(skel func(img *[784]uint8) [][][2]float64) []preprocess.Stroke {
-	var out []preprocess.Stroke
+func (sc *numberScene) strokes(skel func(img *[784]uint8) [][][2]float64) []drawing.Stroke {
+	var out []drawing.Stroke
 	t := 0.0
 	for gi := range sc.glyphs {
 		g := &sc.glyphs[gi]
 		for _, line := range skel(g.img) {
-			var s preprocess.Stroke
+			var s drawing.Stroke
 			for _, p := range line {
 				x, y := g.toCanvas(p[0], p[1])
-				s = append(s, preprocess.Point{X: x, Y: y, T: t})
+				s = append(s, drawing.Point{X: x, Y: y, T: t})
 				t += 8
 			}
 			out = append(out, s)

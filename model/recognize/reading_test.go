@@ -14,6 +14,7 @@ import (
 	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/model"
 	"github.com/stratusml/stratus/model/infer"
 	"github.com/stratusml/stratus/model/mnist"
@@ -28,8 +29,8 @@ func sure(d int, top float32) []float32 {
 }
 
 func TestBestReading(t *testing.T) {
-	tall := preprocess.Box{H: 100}
-	run := func(a, b int, box preprocess.Box) preprocess.Run { return preprocess.Run{First: a, Last: b, Box: box} }
+	tall := drawing.Box{H: 100}
+	run := func(a, b int, box drawing.Box) preprocess.Run { return preprocess.Run{First: a, Last: b, Box: box} }
 	for _, c := range []struct {
 		name   string
 		runs   []preprocess.Run
@@ -43,7 +44,7 @@ func TestBestReading(t *testing.T) {
 			[][]float32{sure(0, 14), {0, 3, 2, 0, 0, 0, 0, 2.5, 0, 0}, {0, 3, 0, 0, 0, 0, 0, 2.8, 0, 0}}, []int{-1}},
 		{"a cut needs clearly better pieces", []preprocess.Run{run(0, 0, tall), run(1, 1, tall)}, []float64{-3},
 			[][]float32{sure(0, 10), sure(1, 11), sure(1, 11)}, []int{-1}},
-		{"a short piece is no digit", []preprocess.Run{run(0, 0, tall), run(1, 1, preprocess.Box{H: 20})}, []float64{0},
+		{"a short piece is no digit", []preprocess.Run{run(0, 0, tall), run(1, 1, drawing.Box{H: 20})}, []float64{0},
 			[][]float32{sure(5, 10), sure(5, 10), sure(7, 10)}, []int{-1}},
 		{"three pieces, the first two one digit", []preprocess.Run{run(0, 0, tall), run(1, 1, tall), run(2, 2, tall), run(0, 1, tall), run(1, 2, tall)}, []float64{0, 0},
 			[][]float32{sure(8, 4), sure(1, 4), sure(1, 4), sure(7, 12), sure(4, 12), sure(4, 4)}, []int{3, 2}},
@@ -108,7 +109,7 @@ func TestRecognizeFontNumbers(t *testing.T) {
 			draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 			dr := font.Drawer{Dst: img, Src: image.Black, Face: face, Dot: fixed.P(30, 150)}
 			dr.DrawString(number)
-			res, err := r.Image(img, ModeNumber)
+			res, err := r.Image(img, drawing.ModeNumber)
 			if err != nil {
 				t.Fatal(err)
 			}

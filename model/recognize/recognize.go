@@ -14,45 +14,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/model"
 	"github.com/stratusml/stratus/model/infer"
 	"github.com/stratusml/stratus/model/preprocess"
 )
-
-// Mode says whether a drawing is one digit or a whole number.
-type Mode string
-
-// The two modes of docs/contracts.md (CanvasEvent).
-const (
-	ModeDigit  Mode = "digit"
-	ModeNumber Mode = "number"
-)
-
-// ParseMode checks a mode string; "" means ModeDigit.
-func ParseMode(s string) (Mode, error) {
-	switch Mode(s) {
-	case "", ModeDigit:
-		return ModeDigit, nil
-	case ModeNumber:
-		return ModeNumber, nil
-	}
-	return "", fmt.Errorf("mode %q: want %q or %q: %w", s, ModeDigit, ModeNumber, preprocess.ErrInvalid)
-}
-
-// Candidate is one recognised digit with its class probabilities and where
-// it was drawn.
-type Candidate struct {
-	Digit         int            `json:"digit"`
-	Probabilities []float32      `json:"probabilities"`
-	Box           preprocess.Box `json:"box"`
-}
 
 // Result is the answer for one drawing.
 type Result struct {
 	// Digits is the answer: one digit, or the digits of a number left to right.
 	Digits string `json:"digits"`
 	// Candidates holds one entry per digit, left to right.
-	Candidates []Candidate `json:"candidates"`
+	Candidates []drawing.Candidate `json:"candidates"`
 	// Confidence is the probability of the whole answer: the product of the
 	// chosen digits' probabilities.
 	Confidence float64 `json:"confidence"`
@@ -98,8 +71,8 @@ func (r *Recognizer) Model() *model.Model { return r.m }
 
 // Digits preprocesses a picture into the digits mode asks for: the whole ink
 // as one digit in ModeDigit, the segmented digits in ModeNumber.
-func Digits(img image.Image, mode Mode) ([]preprocess.Digit, error) {
-	if mode == ModeNumber {
+func Digits(img image.Image, mode drawing.Mode) ([]preprocess.Digit, error) {
+	if mode == drawing.ModeNumber {
 		return preprocess.FromImage(img)
 	}
 	d, err := preprocess.ImageDigit(img)
@@ -110,8 +83,8 @@ func Digits(img image.Image, mode Mode) ([]preprocess.Digit, error) {
 }
 
 // StrokeDigits is Digits for a drawing given as strokes on a width×height canvas.
-func StrokeDigits(strokes []preprocess.Stroke, width, height int, mode Mode) ([]preprocess.Digit, error) {
-	if mode == ModeNumber {
+func StrokeDigits(strokes []drawing.Stroke, width, height int, mode drawing.Mode) ([]preprocess.Digit, error) {
+	if mode == drawing.ModeNumber {
 		return preprocess.FromStrokes(strokes, width, height)
 	}
 	d, err := preprocess.StrokesDigit(strokes, width, height)
@@ -169,7 +142,7 @@ func (r *Recognizer) Recognize(drawings [][]preprocess.Digit) []Result {
 	// their boxes; again those to read again with the variants.
 	type pick struct {
 		in  int
-		box preprocess.Box
+		box drawing.Box
 	}
 	picks := make([][]pick, len(drawings))
 	var again []int
@@ -223,12 +196,12 @@ func (r *Recognizer) Recognize(drawings [][]preprocess.Digit) []Result {
 	}
 	out := make([]Result, len(drawings))
 	for j, d := range drawings {
-		res := Result{Model: r.m.ID, Confidence: 1, Candidates: make([]Candidate, 0, len(picks[j]))}
+		res := Result{Model: r.m.ID, Confidence: 1, Candidates: make([]drawing.Candidate, 0, len(picks[j]))}
 		var sb strings.Builder
 		for _, p := range picks[j] {
 			pr := prob(p.in)
 			best := model.Argmax(pr)
-			res.Candidates = append(res.Candidates, Candidate{Digit: best, Probabilities: pr, Box: p.box})
+			res.Candidates = append(res.Candidates, drawing.Candidate{Digit: best, Probabilities: pr, Box: p.box})
 			res.Inputs = append(res.Inputs, *ins[p.in])
 			res.Confidence *= float64(pr[best])
 			sb.WriteString(strconv.Itoa(best))
@@ -343,7 +316,7 @@ const (
 
 // runScore is how well a run with logits l and box reads as one digit, on a
 // line of digits line high.
-func runScore(l []float32, box preprocess.Box, line float64) float64 {
+func runScore(l []float32, box drawing.Box, line float64) float64 {
 	best := model.Argmax(l)
 	var rest float64
 	for j, v := range l {
@@ -369,7 +342,7 @@ func lineHeight(d []preprocess.Digit) float64 {
 }
 
 // Image recognises one picture.
-func (r *Recognizer) Image(img image.Image, mode Mode) (Result, error) {
+func (r *Recognizer) Image(img image.Image, mode drawing.Mode) (Result, error) {
 	d, err := Digits(img, mode)
 	if err != nil {
 		return Result{}, err
@@ -378,7 +351,7 @@ func (r *Recognizer) Image(img image.Image, mode Mode) (Result, error) {
 }
 
 // Strokes recognises one drawing given as strokes.
-func (r *Recognizer) Strokes(strokes []preprocess.Stroke, width, height int, mode Mode) (Result, error) {
+func (r *Recognizer) Strokes(strokes []drawing.Stroke, width, height int, mode drawing.Mode) (Result, error) {
 	d, err := StrokeDigits(strokes, width, height, mode)
 	if err != nil {
 		return Result{}, err

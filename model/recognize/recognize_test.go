@@ -16,6 +16,7 @@ import (
 	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/model"
 	"github.com/stratusml/stratus/model/mnist"
 	"github.com/stratusml/stratus/model/preprocess"
@@ -134,7 +135,7 @@ func TestRecognizeDrawnMNIST(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			var batch [][]preprocess.Digit
 			for i := 0; i < sc.digits; i++ {
-				d, err := Digits(render(&test.Images[i], sc), ModeDigit)
+				d, err := Digits(render(&test.Images[i], sc), drawing.ModeDigit)
 				if err != nil {
 					t.Fatalf("digit %d: %v", i, err)
 				}
@@ -177,7 +178,7 @@ func TestRecognizeFontDigits(t *testing.T) {
 			draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 			dr := font.Drawer{Dst: img, Src: image.Black, Face: face, Dot: fixed.P(70, 180)}
 			dr.DrawString(strconv.Itoa(d))
-			res, err := r.Image(img, ModeDigit)
+			res, err := r.Image(img, drawing.ModeDigit)
 			if err != nil {
 				t.Fatalf("%s %d: %v", f.name, d, err)
 			}

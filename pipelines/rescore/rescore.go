@@ -29,6 +29,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/model/preprocess"
 	"github.com/stratusml/stratus/model/recognize"
@@ -173,7 +174,7 @@ type payload struct {
 	Prev      string                `json:"p,omitempty"`
 	PrevModel string                `json:"pm,omitempty"`
 	Same      *store.PredictionBody `json:"s,omitempty"` // the stored prediction of the model
-	Boxes     []preprocess.Box      `json:"b,omitempty"`
+	Boxes     []drawing.Box         `json:"b,omitempty"`
 }
 
 // prepareFn turns a sample into an inference request: its stored network
@@ -220,14 +221,14 @@ func digitsOf(smp *store.Sample) ([]preprocess.Digit, error) {
 	}
 	mode := smp.Mode
 	if mode == "" {
-		mode = recognize.ModeDigit
+		mode = drawing.ModeDigit
 	}
 	switch {
 	case len(smp.Strokes) > 0:
 		return recognize.StrokeDigits(smp.Strokes, smp.Width, smp.Height, mode)
 	case len(smp.ImagePNG) > 0:
 		// Stored samples passed the limits of their day (up to MaxSide²).
-		img, err := preprocess.DecodePNG(smp.ImagePNG, preprocess.LocalLimits())
+		img, err := preprocess.DecodePNG(smp.ImagePNG, drawing.LocalLimits())
 		if err != nil {
 			return nil, err
 		}

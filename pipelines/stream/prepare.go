@@ -8,8 +8,9 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/message"
-	"github.com/stratusml/stratus/model/preprocess"
+	"github.com/stratusml/stratus/model/recognize"
 	"github.com/stratusml/stratus/transforms/inference"
 	"github.com/stratusml/stratus/transforms/kafkaio"
 )
@@ -71,7 +72,7 @@ func prepare(raw []byte, now time.Time) (inference.Request, *rejection) {
 		return inference.Request{}, reject(env, stage, err, raw, now)
 	}
 	envOf := message.Envelope{ID: ev.ID, Session: ev.Session, ReplyTo: ev.ReplyTo}
-	digits, err := ev.Digits(preprocess.DefaultLimits())
+	digits, err := recognize.EventDigits(&ev, drawing.DefaultLimits())
 	if err != nil {
 		return inference.Request{}, reject(envOf, message.StagePreprocess, err, raw, now)
 	}

@@ -34,6 +34,7 @@ import (
 
 	"github.com/stratusml/stratus/internal/kafkasec"
 	"github.com/stratusml/stratus/message"
+	"github.com/stratusml/stratus/model/recognize"
 	"github.com/stratusml/stratus/store"
 	"github.com/stratusml/stratus/transforms/couchio"
 	"github.com/stratusml/stratus/transforms/inference"
@@ -179,7 +180,7 @@ func (fn *answerFn) ProcessElement(ctx context.Context, ts beam.EventTime, r inf
 	if err := json.Unmarshal(r.Payload, &env); err != nil {
 		return fmt.Errorf("stream: payload of %s: %w", r.Key, err) // our own encoding: a bug, fail loudly
 	}
-	pred := message.NewPrediction(&env.Event, r.Result, env.ReceivedAt, time.Now())
+	pred := recognize.NewPrediction(&env.Event, r.Result, env.ReceivedAt, time.Now())
 	sample := store.NewSample(&env.Event)
 	sample.Input28 = env.Input28
 	if in := r.Result.Inputs; len(in) > 0 && len(in) == len(r.Result.Candidates) {

@@ -22,8 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratusml/stratus/model/preprocess"
-	"github.com/stratusml/stratus/model/recognize"
+	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/store"
 )
 
@@ -65,8 +64,8 @@ func Prediction(model string, d int, at time.Time) store.PredictionBody {
 	probs[d] = 0.91
 	return store.PredictionBody{
 		Digits: fmt.Sprint(d),
-		Candidates: []recognize.Candidate{{
-			Digit: d, Probabilities: probs, Box: preprocess.Box{X: 10, Y: 20, W: 100, H: 150.5},
+		Candidates: []drawing.Candidate{{
+			Digit: d, Probabilities: probs, Box: drawing.Box{X: 10, Y: 20, W: 100, H: 150.5},
 		}},
 		Confidence: 0.91, Model: model, ReceivedAt: at.Add(-3 * time.Millisecond), PredictedAt: at,
 	}
@@ -80,8 +79,8 @@ func Sample(id string, created time.Time, model string) store.Sample {
 		in[i] = byte(i * 7)
 	}
 	return store.Sample{
-		ID: id, Session: "session-" + id[len(id)-4:], Mode: recognize.ModeDigit, Width: 280, Height: 280,
-		Strokes:     []preprocess.Stroke{{{X: 10.5, Y: 20, T: 0}, {X: 30, Y: 40.25, T: 16}, {X: 50, Y: 90, T: 33}}},
+		ID: id, Session: "session-" + id[len(id)-4:], Mode: drawing.ModeDigit, Width: 280, Height: 280,
+		Strokes:     []drawing.Stroke{{{X: 10.5, Y: 20, T: 0}, {X: 30, Y: 40.25, T: 16}, {X: 50, Y: 90, T: 33}}},
 		Input28:     [][]byte{in},
 		CreatedAt:   created,
 		Predictions: map[string]store.PredictionBody{model: Prediction(model, 7, created)},
@@ -207,7 +206,7 @@ func testSchema(t *testing.T, ctx context.Context, st store.Store) {
 func testRoundTrip(t *testing.T, ctx context.Context, st store.Store) {
 	s := Samples(1, t0, "m1", 1)[0]
 	s.Input28 = append(s.Input28, make([]byte, store.Input28Len)) // two digits
-	s.Mode = recognize.ModeNumber
+	s.Mode = drawing.ModeNumber
 	mustUpsert(t, ctx, st, s)
 	got := mustGet(t, ctx, st, s.ID)
 	if a, b := Canonical(t, got), Canonical(t, s); a != b {
@@ -224,7 +223,7 @@ func testRoundTrip(t *testing.T, ctx context.Context, st store.Store) {
 		t.Errorf("prediction not kept: %+v", p)
 	}
 	// A PNG sample, and created_at filled in when zero.
-	png := store.Sample{ID: s.ID + "P", ImagePNG: []byte("\x89PNG fake"), Mode: recognize.ModeDigit}
+	png := store.Sample{ID: s.ID + "P", ImagePNG: []byte("\x89PNG fake"), Mode: drawing.ModeDigit}
 	before := time.Now().Add(-time.Second)
 	mustUpsert(t, ctx, st, png)
 	g := mustGet(t, ctx, st, png.ID)

@@ -1,4 +1,4 @@
-package preprocess
+package drawing
 
 import (
 	"encoding/json"

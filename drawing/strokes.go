@@ -1,4 +1,4 @@
-package preprocess
+package drawing
 
 import (
 	"fmt"
@@ -11,9 +11,9 @@ import (
 // and every coordinate and time is finite. A point may lie outside the
 // canvas (a pointer dragged past its edge) but not by more than the canvas
 // size. Errors wrap ErrTooLarge or ErrInvalid. Empty drawings pass: they are
-// FromStrokes's ErrEmpty.
+// model/preprocess's ErrEmpty.
 func ValidateStrokes(strokes []Stroke, width, height int, lim Limits) error {
-	lim = lim.orDefault()
+	lim = lim.WithDefaults()
 	if width < 1 || height < 1 {
 		return fmt.Errorf("%w: canvas is %d×%d, it must be at least 1×1", ErrInvalid, width, height)
 	}
@@ -45,16 +45,16 @@ func checkStrokes(strokes []Stroke, lim Limits) error {
 		if len(s) > lim.MaxPointsPerStroke {
 			return fmt.Errorf("%w: stroke %d has %d points, the limit is %d per stroke", ErrTooLarge, i, len(s), lim.MaxPointsPerStroke)
 		}
-		if err := checkFinite(s, i); err != nil {
+		if err := CheckFinite(s, i); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// checkFinite reports the first point of stroke i with a NaN or infinite
-// coordinate or time.
-func checkFinite(s Stroke, i int) error {
+// CheckFinite reports the first point of s, stroke i of a drawing, with a
+// NaN or infinite coordinate or time; the error wraps ErrInvalid.
+func CheckFinite(s Stroke, i int) error {
 	for j, p := range s {
 		if !finite(p.X) || !finite(p.Y) || !finite(p.T) {
 			return fmt.Errorf("%w: point %d of stroke %d is (x=%g, y=%g, t=%g), coordinates and times must be finite",
@@ -76,7 +76,7 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 // them. Errors wrap ErrTooLarge or ErrInvalid and give the byte offset of
 // malformed JSON. The canvas-dependent checks are ValidateStrokes's.
 func DecodeStrokesJSON(data []byte, lim Limits) ([]Stroke, error) {
-	lim = lim.orDefault()
+	lim = lim.WithDefaults()
 	if len(data) > lim.MaxStrokesJSONBytes {
 		return nil, fmt.Errorf("%w: strokes JSON is %d bytes, the limit is %d", ErrTooLarge, len(data), lim.MaxStrokesJSONBytes)
 	}
