@@ -110,7 +110,7 @@ const maxExtraDigits = 2
 // digit-mode sample takes one digit; a number takes 1 to the digits read
 // plus maxExtraDigits (at most store.MaxLabelLen).
 func labelFits(sample *store.Sample, label string) error {
-	if sample.Mode != drawing.ModeNumber { // "" is digit mode, as in recognize.ParseMode
+	if sample.Mode != drawing.ModeNumber { // "" is digit mode, as in drawing.ParseMode
 		if len(label) != 1 {
 			return fmt.Errorf("label %q has %d digits, but sample %s is a single digit: its label is one digit, 0-9", label, len(label), sample.ID)
 		}
