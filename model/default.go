@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// defaultFile is the trained model that ships with Stratus (see README for
+// defaultFile is the trained model that ships with Stratus (see docs/model.md for
 // how it was trained and its measured accuracy).
 //
 //go:embed default.stratus

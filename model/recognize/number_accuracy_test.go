@@ -62,7 +62,7 @@ func (s *score) add(got, want string) {
 func (s score) exactRate() float64 { return float64(s.exact) / float64(s.numbers) }
 func (s score) digitRate() float64 { return float64(s.right) / float64(s.digits) }
 
-// The figures TestNumberAccuracy requires of whole numbers (README, "Whole
+// The figures TestNumberAccuracy requires of whole numbers (docs/numbers.md, "Whole
 // numbers"), each just under what was measured. The issue asks for 97% of
 // numbers exactly right and 99% of digits; pictures meet both. The numbers'
 // digits each drawn alone (read by the same reader: batched as one drawing,
