@@ -31,6 +31,10 @@
 # the stratus binary (several minutes on two cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# deploy/docker and deploy/k8s are Go modules of their own: the main
+# module's -modfile (scripts/goflags.sh, set by make and scripts/test.sh)
+# must not reach them. TestStaticBuild names it in the Dockerfile's build.
+export GOFLAGS=
 root=$(pwd)
 
 steps=("$@")
@@ -106,7 +110,7 @@ for s in "${steps[@]}"; do
             { cat "$tmp/mvn.log" >&2; fail "mvn could not resolve Kafka's jars (deploy/local/kafka/pom.xml)"; }
         fi
       fi
-      (cd deploy/docker && STRATUS_KAFKA_LIB=$lib go test -count=1 -timeout 10m -run '^TestKafkaACLsOnRealBroker$' -v . >"$tmp/kafka.log" 2>&1) ||
+      (cd deploy/docker && GOFLAGS= STRATUS_KAFKA_LIB=$lib go test -count=1 -timeout 10m -run '^TestKafkaACLsOnRealBroker$' -v . >"$tmp/kafka.log" 2>&1) ||
         { tail -n 80 "$tmp/kafka.log" >&2; fail "the ACLs on a real Kafka (TestKafkaACLsOnRealBroker)"; }
       grep -q -- '--- PASS: TestKafkaACLsOnRealBroker' "$tmp/kafka.log" || { tail -n 20 "$tmp/kafka.log" >&2; fail "TestKafkaACLsOnRealBroker did not run"; }
       grep -E '(User:|wrong password).* (allowed|refused: )' "$tmp/kafka.log" | sed 's/^ *broker_test.go:[0-9]*: /   /'
