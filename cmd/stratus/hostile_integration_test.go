@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,6 +35,7 @@ func TestHostileClientOnUp(t *testing.T) {
 	ordinary := []byte(`{"mode":"digit","width":280,"height":280,"strokes":[[{"x":60,"y":60},{"x":220,"y":60},{"x":200,"y":110},{"x":160,"y":170},{"x":130,"y":240}]]}`)
 	worst := worstPictureEvent(t)
 	drawAs(url, "198.51.100.7", ordinary, 2*time.Second) // warm-up
+	logStackCost(t, url, worst)
 	for _, flood := range []bool{false, true} {
 		t.Run(fmt.Sprintf("flood=%v", flood), func(t *testing.T) {
 			hostileBeside(t, url, ordinary, worst, flood)
@@ -84,6 +86,32 @@ func hostileBeside(t *testing.T, url string, ordinary, worst []byte, flood bool)
 	if hostile.codes[http.StatusTooManyRequests] == 0 {
 		t.Errorf("the hostile client was never rate-limited: %v", hostile)
 	}
+}
+
+// logStackCost logs the CPU time one costly picture takes in the whole
+// stack (frontend, broker, pipeline, CNN, outbox, store: this process),
+// sent alone, one after another, against what the rate limit charges for
+// it: the figure that prices pictures (preprocess.PictureWork).
+func logStackCost(t *testing.T, url string, event []byte) {
+	const n = 20
+	l := &latencyLog{codes: map[int]int{}}
+	before := cpuTime(t)
+	start := time.Now()
+	for i := range n {
+		l.post(url, fmt.Sprintf("198.51.100.%d", 100+i), event) // a fresh client each: never rate-limited
+	}
+	took := time.Since(start)
+	spent := cpuTime(t) - before
+	t.Logf("one costly picture alone: %v CPU in the whole stack (%d sent, %v, %v)", spent/n, n, took.Round(time.Millisecond), l)
+}
+
+// cpuTime is the CPU time this process has used.
+func cpuTime(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // worstPictureEvent is a number-mode event with the costliest picture the
