@@ -202,7 +202,7 @@ func BenchmarkNumber(b *testing.B) {
 	st.minDigits, st.maxDigits, st.minSize, st.maxSize = 6, 6, 80, 80
 	sc := makeNumber(rand.New(rand.NewPCG(1, 6)), test, st)
 	pic := sc.picture()
-	strokes := sc.strokes(skeleton)
+	strokes := sc.strokes(mnist.Skeleton)
 	b.Logf("%s on a %d×%d canvas, %d strokes", sc.want, sc.w, sc.h, len(strokes))
 	b.Run("picture", func(b *testing.B) {
 		b.ReportAllocs()

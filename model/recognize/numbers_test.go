@@ -225,7 +225,7 @@ func (c *skeletonCache) get(img *[784]uint8) [][][2]float64 {
 	if c.done == nil {
 		c.done = map[*[784]uint8][][][2]float64{}
 	}
-	sk := skeleton(img)
+	sk := mnist.Skeleton(img)
 	c.done[img] = sk
 	return sk
 }
