@@ -70,7 +70,8 @@ func Defaults() Config {
 	}
 }
 
-func (c *Config) fill() {
+// withDefaults returns c with its unset fields filled in from Defaults.
+func (c Config) withDefaults() Config {
 	d := Defaults()
 	if c.Epochs <= 0 {
 		c.Epochs = d.Epochs
@@ -99,6 +100,7 @@ func (c *Config) fill() {
 	if c.ProgressEvery <= 0 {
 		c.ProgressEvery = 2 * time.Second
 	}
+	return c
 }
 
 // Result is what a finished run returns.
@@ -122,7 +124,7 @@ type checkpoint struct {
 // Run trains a model. Cancelling ctx saves a checkpoint (if configured) and
 // returns ctx's error.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
-	cfg.fill()
+	cfg = cfg.withDefaults()
 	trainSet, err := mnist.Train(cfg.MNISTDir)
 	if err != nil {
 		return nil, err

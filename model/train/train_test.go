@@ -96,8 +96,7 @@ func TestRate(t *testing.T) {
 // BenchmarkTrainStep measures training throughput (images/s): one optimiser
 // step of 64 augmented images through the data-parallel gorgonia graphs.
 func BenchmarkTrainStep(b *testing.B) {
-	cfg := Defaults()
-	cfg.fill()
+	cfg := Defaults().withDefaults()
 	set, err := mnistTrainSample(640)
 	if err != nil {
 		b.Fatal(err)

@@ -111,7 +111,8 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
-func (c *Config) defaults() {
+// withDefaults returns c with its unset fields filled in.
+func (c Config) withDefaults() Config {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 100
 	}
@@ -136,6 +137,7 @@ func (c *Config) defaults() {
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 60 * time.Second
 	}
+	return c
 }
 
 // Store is the CouchDB backend of store.Store.
@@ -155,7 +157,7 @@ var _ store.Store = (*Store)(nil)
 // Open connects to the server at cfg.URL; it makes no request (see
 // EnsureSchema and Ping).
 func Open(_ context.Context, cfg Config) (*Store, error) {
-	cfg.defaults()
+	cfg = cfg.withDefaults()
 	if err := store.ValidatePrefix(cfg.Prefix); err != nil {
 		return nil, err
 	}
