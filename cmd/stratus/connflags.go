@@ -54,18 +54,18 @@ func (k *kafkaFlags) check() error {
 	return nil
 }
 
-// couchFlags are how a command reaches the store: its URL, and where the
+// storeFlags are how a command reaches the store: its URL, and where the
 // password comes from when the URL should not carry it.
-type couchFlags struct {
+type storeFlags struct {
 	url, passwordFile, prefix *string
 }
 
-func addCouchFlags(fs *flag.FlagSet, required bool) *couchFlags {
+func addStoreFlags(fs *flag.FlagSet, required bool) *storeFlags {
 	what := "store URL: CouchDB http(s)://user@host:5984 (the password from --couchdb-password-file or in $STRATUS_COUCHDB), or file:///path for a local store"
 	if required {
 		what += " (required)"
 	}
-	return &couchFlags{
+	return &storeFlags{
 		url:          fs.String("couchdb", "", what),
 		passwordFile: fs.String("couchdb-password-file", "", "file holding the CouchDB password, put into the URL's user info"),
 		prefix:       fs.String("db-prefix", "", "prefix of the database names (several deployments on one CouchDB)"),
@@ -75,7 +75,7 @@ func addCouchFlags(fs *flag.FlagSet, required bool) *couchFlags {
 // resolve returns the store URL with the password from the file, warning
 // when a password was given on the command line (args), where other users
 // of the machine can read it (ps).
-func (c *couchFlags) resolve(args []string, log *slog.Logger) (string, error) {
+func (c *storeFlags) resolve(args []string, log *slog.Logger) (string, error) {
 	raw := *c.url
 	u, err := url.Parse(raw)
 	if raw == "" || err != nil {

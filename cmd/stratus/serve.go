@@ -93,7 +93,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	fs.SetOutput(env.stderr)
 	ff := addFrontendFlags(fs)
 	kf := addKafkaFlags(fs)
-	cf := addCouchFlags(fs, true)
+	cf := addStoreFlags(fs, true)
 	topicPrefix := fs.String("topic-prefix", "", "prefix of the Kafka topic names (as given to stratus stream)")
 	fs.Usage = flagenv.Usage(fs, "stratus serve --kafka HOSTS --couchdb URL [flags]",
 		"Runs the frontend only: the canvas page and the HTTP API, sending drawings\nto Kafka (stratus.canvas) and answering with the pipeline's replies\n(stratus.predictions). Run several replicas behind a load balancer; each\nneeds its own --replica id (the default is unique).")

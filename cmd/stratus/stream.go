@@ -25,7 +25,7 @@ func runStream(ctx context.Context, env *environment, args []string) error {
 	fs := flag.NewFlagSet("stream", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	kf := addKafkaFlags(fs)
-	cf := addCouchFlags(fs, true)
+	cf := addStoreFlags(fs, true)
 	topicPrefix := fs.String("topic-prefix", "", "prefix of the Kafka topic names (several deployments on one Kafka cluster)")
 	runner := fs.String("runner", "prism", "Beam runner: prism (in process), flink or spark (portable job server at --endpoint)")
 	endpoint := fs.String("endpoint", "", "job server host:port for --runner flink|spark")

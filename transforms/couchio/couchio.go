@@ -65,9 +65,10 @@ func decodeDeadLetter(b []byte) (d message.DeadLetter, err error) {
 	return d, err
 }
 
-// EnvURL is the environment variable a worker reads the store URL from when
-// Config.URL is empty.
-const EnvURL = "STRATUS_COUCHDB"
+// EnvStoreURL is the environment variable a worker reads the store URL
+// from when Config.URL is empty: any store URL (CouchDB, file://, mem://),
+// under the name users' scripts already set for `--couchdb`.
+const EnvStoreURL = "STRATUS_COUCHDB"
 
 // Config says which store the transforms use.
 type Config struct {
@@ -99,10 +100,10 @@ func (fn *storeFn) open(ctx context.Context) error {
 	}
 	u := fn.URL
 	if u == "" {
-		u = os.Getenv(EnvURL)
+		u = os.Getenv(EnvStoreURL)
 	}
 	if u == "" {
-		return fmt.Errorf("couchio: no store URL: Config.URL and $%s are empty", EnvURL)
+		return fmt.Errorf("couchio: no store URL: Config.URL and $%s are empty", EnvStoreURL)
 	}
 	st, err := store.Open(ctx, u, store.Options{Prefix: fn.Prefix})
 	if err != nil {

@@ -84,7 +84,7 @@ func TestDynamicSplitCouch(t *testing.T) {
 // so the password stays out of the pipeline.
 func TestWriteFromEnv(t *testing.T) {
 	cfg, st := couchConfig(t)
-	t.Setenv(EnvURL, cfg.URL)
+	t.Setenv(EnvStoreURL, cfg.URL)
 	cfg.URL = ""
 	writeAndReadBack(t, cfg, 50)
 	if n, err := st.Count(context.Background()); err != nil || n != 50 {

@@ -52,7 +52,7 @@ type checkStoredFn struct {
 func (fn *checkStoredFn) Setup(ctx context.Context) (err error) {
 	u := fn.URL
 	if u == "" {
-		u = os.Getenv(EnvURL)
+		u = os.Getenv(EnvStoreURL)
 	}
 	fn.st, err = store.Open(ctx, u, store.Options{Prefix: fn.Prefix})
 	return err
@@ -217,14 +217,14 @@ func TestWriteDeadStore(t *testing.T) {
 }
 
 func TestWriteNoURL(t *testing.T) {
-	t.Setenv(EnvURL, "")
+	t.Setenv(EnvStoreURL, "")
 	fn := &writeFn{}
 	if err := fn.Setup(context.Background()); err == nil {
 		t.Fatal("Setup without a URL succeeded")
 	}
-	t.Setenv(EnvURL, "mem://fromenv")
+	t.Setenv(EnvStoreURL, "mem://fromenv")
 	if err := fn.Setup(context.Background()); err != nil || fn.st == nil {
-		t.Fatalf("Setup with $%s: %v", EnvURL, err)
+		t.Fatalf("Setup with $%s: %v", EnvStoreURL, err)
 	}
 }
 
