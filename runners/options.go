@@ -55,7 +55,7 @@ type FlinkOptions struct {
 	CheckpointingInterval time.Duration
 	// MaxBundleSize and MaxBundleTime bound a bundle (Flink's defaults:
 	// 1,000 elements, 1 s in streaming mode). Output that an SDK worker
-	// emits at the end of a bundle (couchio.Write's ids) waits that long.
+	// emits at the end of a bundle (storeio.Write's ids) waits that long.
 	MaxBundleSize int
 	MaxBundleTime time.Duration
 	// ObjectReuse lets Flink pass elements between operators without

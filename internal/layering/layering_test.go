@@ -203,7 +203,7 @@ func TestRules(t *testing.T) {
 		{"store", "model/preprocess", false},
 		{"store/couchdb", "store", true},
 		{"store/storetest", "message", true},
-		{"store", "transforms/couchio", false},
+		{"store", "transforms/storeio", false},
 		{"model/recognize", "message", true},
 		{"model/recognize", "pipelines/stream", false},
 		{"transforms/inference", "model/recognize", true},

@@ -2,7 +2,7 @@
 // samples, scores them in batches with one model, writes each sample's
 // prediction under that model's id, and stores a summary of the run.
 //
-//	couchio.Read(samples) → prepare ─→ RunInference(model) ─→ score ─┬→ couchio.Write (changed predictions only)
+//	storeio.Read(samples) → prepare ─→ RunInference(model) ─→ score ─┬→ storeio.Write (changed predictions only)
 //	                           └→ unscorable     └→ failures          └→ outcomes ─┐
 //	                                   └──────────────┴─────→ Combine(summary) ←───┴── written ids, dead letters
 //	                                                               └→ store the summary (models database)
@@ -13,8 +13,8 @@
 // stores the same summary figures. The summary's figures do not depend on
 // the runner or on how the read was split.
 //
-// The read is couchio.Read (a bounded splittable DoFn), or, with
-// Config.Read = ReadRanges, couchio.ReadRanges (key ranges made by a plain
+// The read is storeio.Read (a bounded splittable DoFn), or, with
+// Config.Read = ReadRanges, storeio.ReadRanges (key ranges made by a plain
 // DoFn and reshuffled), for runners that run no splittable DoFn.
 package rescore
 
@@ -34,9 +34,9 @@ import (
 	"github.com/stratusml/stratus/model/preprocess"
 	"github.com/stratusml/stratus/model/recognize"
 	"github.com/stratusml/stratus/store"
-	"github.com/stratusml/stratus/transforms/couchio"
 	"github.com/stratusml/stratus/transforms/inference"
 	"github.com/stratusml/stratus/transforms/inference/cnn"
+	"github.com/stratusml/stratus/transforms/storeio"
 )
 
 // ReadMode chooses the store read.
@@ -44,9 +44,9 @@ type ReadMode string
 
 // Read modes.
 const (
-	// ReadSDF is couchio.Read, the splittable read (default).
+	// ReadSDF is storeio.Read, the splittable read (default).
 	ReadSDF ReadMode = "sdf"
-	// ReadRanges is couchio.ReadRanges: no splittable DoFn.
+	// ReadRanges is storeio.ReadRanges: no splittable DoFn.
 	ReadRanges ReadMode = "ranges"
 )
 
@@ -63,7 +63,7 @@ const (
 
 // Config sets up a re-scoring run.
 type Config struct {
-	// StoreURL and StorePrefix name the store (couchio.Config); an empty
+	// StoreURL and StorePrefix name the store (storeio.Config); an empty
 	// URL makes workers read $STRATUS_COUCHDB.
 	StoreURL, StorePrefix string
 	// Model is what the inference handler loads: a registered model id or
@@ -110,14 +110,14 @@ func Build(s beam.Scope, cfg Config) error {
 		cfg.Read = ReadSDF
 	}
 	s = s.Scope("stratus.Rescore")
-	cc := couchio.Config{URL: cfg.StoreURL, Prefix: cfg.StorePrefix, BatchSize: cfg.WriteBatch}
-	ro := couchio.ReadOptions{Splits: cfg.Splits, OnlyLabelled: cfg.OnlyLabelled, CreatedSince: cfg.Since}
+	cc := storeio.Config{URL: cfg.StoreURL, Prefix: cfg.StorePrefix, BatchSize: cfg.WriteBatch}
+	ro := storeio.ReadOptions{Splits: cfg.Splits, OnlyLabelled: cfg.OnlyLabelled, CreatedSince: cfg.Since}
 	var samples beam.PCollection
 	switch cfg.Read {
 	case ReadSDF:
-		samples = couchio.Read(s, cc, ro)
+		samples = storeio.Read(s, cc, ro)
 	case ReadRanges:
-		samples = couchio.ReadRanges(s, cc, ro)
+		samples = storeio.ReadRanges(s, cc, ro)
 	default:
 		return fmt.Errorf("rescore: read mode %q (want %s or %s)", cfg.Read, ReadSDF, ReadRanges)
 	}
@@ -132,7 +132,7 @@ func Build(s beam.Scope, cfg Config) error {
 		MaxBatchWait: time.Hour, // batch: fill the batch, flush at the end of the bundle
 	}, requests)
 	updates, outcomes := beam.ParDo2(s.Scope("Score"), &scoreFn{ModelID: cfg.ModelID}, responses)
-	written, dead := couchio.Write(s, cc, updates)
+	written, dead := storeio.Write(s, cc, updates)
 
 	all := beam.Flatten(s,
 		outcomes,
@@ -381,7 +381,7 @@ func (fn *storeSummaryFn) ProcessElement(ctx context.Context, _ []byte, sums fun
 	out.OnlyLabelled, out.Since, out.StartedAt = fn.OnlyLabelled, fn.Since, fn.StartedAt
 	out.FinishedAt = time.Now().UTC()
 	out.Finish()
-	st, err := couchio.OpenStore(ctx, couchio.Config{URL: fn.URL, Prefix: fn.Prefix})
+	st, err := storeio.OpenStore(ctx, storeio.Config{URL: fn.URL, Prefix: fn.Prefix})
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/stratusml/stratus/model"
 	"github.com/stratusml/stratus/runners"
 	"github.com/stratusml/stratus/store"
-	"github.com/stratusml/stratus/transforms/couchio"
+	"github.com/stratusml/stratus/transforms/storeio"
 )
 
 // ResolveModel returns the id of the model ref names: a model file (its
@@ -53,7 +53,7 @@ type RunOptions struct {
 // summary it stored. cfg.RunID, StartedAt and Runner are filled in when
 // empty.
 func Run(ctx context.Context, cfg Config, opt RunOptions) (store.RescoreSummary, error) {
-	st, err := couchio.OpenStore(ctx, couchio.Config{URL: cfg.StoreURL, Prefix: cfg.StorePrefix})
+	st, err := storeio.OpenStore(ctx, storeio.Config{URL: cfg.StoreURL, Prefix: cfg.StorePrefix})
 	if err != nil {
 		return store.RescoreSummary{}, err
 	}

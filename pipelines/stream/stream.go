@@ -12,7 +12,7 @@
 //	                                        └→ dead letters (decode, validate, preprocess, predict)
 //	                                                                     → stratus.deadletter
 //	                                           (+ an error reply to the sender, when known)
-//	kafkaio.Read(stratus.samples) → decode → couchio.WriteWaiting(samples) ─┬→ dead letters (store: invalid)
+//	kafkaio.Read(stratus.samples) → decode → storeio.WriteWaiting(samples) ─┬→ dead letters (store: invalid)
 //	                                                                       └→ back to stratus.samples (store down)
 //
 // The samples topic is a write-ahead log between the answers and the store:
@@ -36,10 +36,10 @@ import (
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/model/recognize"
 	"github.com/stratusml/stratus/store"
-	"github.com/stratusml/stratus/transforms/couchio"
 	"github.com/stratusml/stratus/transforms/inference"
 	"github.com/stratusml/stratus/transforms/inference/cnn"
 	"github.com/stratusml/stratus/transforms/kafkaio"
+	"github.com/stratusml/stratus/transforms/storeio"
 )
 
 // Config sets up the streaming pipeline. Zero fields take the names of docs/contracts.md
@@ -144,7 +144,7 @@ func Build(s beam.Scope, cfg Config) error {
 		PollTimeout: cfg.PollTimeout, Security: cfg.KafkaSecurity,
 	})
 	toStore, undecodable := beam.ParDo2(ss, decodeSample, stored)
-	_, storeFailures, retry := couchio.WriteWaiting(ss, couchio.Config{URL: cfg.StoreURL, Prefix: cfg.StorePrefix, EnsureSchema: true}, toStore)
+	_, storeFailures, retry := storeio.WriteWaiting(ss, storeio.Config{URL: cfg.StoreURL, Prefix: cfg.StorePrefix, EnsureSchema: true}, toStore)
 	// Samples the store did not take (it is down) go back on the samples
 	// topic, and so come round again once it is up.
 	kafkaio.Write(ss.Scope("Retry"), kafkaio.WriteConfig{Brokers: cfg.Brokers, Security: cfg.KafkaSecurity},

@@ -1,6 +1,6 @@
 //go:build integration
 
-package couchio
+package storeio
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package couchio
+package storeio
 
 import (
 	"context"
@@ -174,7 +174,7 @@ func readFiltered(t *testing.T, st store.Store, cfg Config) {
 var memN atomic.Int64
 
 func memConfig(t *testing.T) (Config, store.Store) {
-	name := fmt.Sprintf("couchio%d", memN.Add(1))
+	name := fmt.Sprintf("storeio%d", memN.Add(1))
 	t.Cleanup(func() { memstore.Drop(name, "") })
 	return Config{URL: "mem://" + name, EnsureSchema: true, BatchSize: 64}, memstore.Open(name, "")
 }

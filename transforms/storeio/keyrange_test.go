@@ -1,4 +1,4 @@
-package couchio
+package storeio
 
 import (
 	"math"

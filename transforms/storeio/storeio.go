@@ -1,9 +1,9 @@
-// Package couchio reads and writes Stratus samples (store.Sample) in Apache
+// Package storeio reads and writes Stratus samples (store.Sample) in Apache
 // Beam pipelines, through the store API: CouchDB (store/couchdb, imported
 // here) or any backend registered with store.Register.
 //
-//	samples := couchio.Read(s, couchio.Config{URL: url}, couchio.ReadOptions{Splits: 16})
-//	written, dead := couchio.Write(s, couchio.Config{URL: url}, rescored)
+//	samples := storeio.Read(s, storeio.Config{URL: url}, storeio.ReadOptions{Splits: 16})
+//	written, dead := storeio.Write(s, storeio.Config{URL: url}, rescored)
 //
 // Read is a bounded splittable DoFn over the _id key space: its restriction
 // is a KeyRange, tracked by a KeyRangeTracker that runners can split
@@ -20,7 +20,7 @@
 // Credentials: Config is part of the pipeline definition that a runner
 // receives. Leave Config.URL empty to have workers read $STRATUS_COUCHDB
 // instead, which keeps the password out of it. Errors never show it.
-package couchio
+package storeio
 
 import (
 	"context"
@@ -103,7 +103,7 @@ func (fn *storeFn) open(ctx context.Context) error {
 		u = os.Getenv(EnvStoreURL)
 	}
 	if u == "" {
-		return fmt.Errorf("couchio: no store URL: Config.URL and $%s are empty", EnvStoreURL)
+		return fmt.Errorf("storeio: no store URL: Config.URL and $%s are empty", EnvStoreURL)
 	}
 	st, err := store.Open(ctx, u, store.Options{Prefix: fn.Prefix})
 	if err != nil {
@@ -152,7 +152,7 @@ func (fn *storeFn) close() error {
 // puts what FinishBundle emits in the global window; re-window downstream
 // if needed).
 func Write(s beam.Scope, cfg Config, samples beam.PCollection) (written, deadLetters beam.PCollection) {
-	s = s.Scope("couchio.Write")
+	s = s.Scope("storeio.Write")
 	fn := &writeFn{
 		storeFn:   storeFn{URL: cfg.URL, Prefix: cfg.Prefix, EnsureSchema: cfg.EnsureSchema},
 		BatchSize: cfg.BatchSize,
@@ -184,7 +184,9 @@ type writeFn struct {
 	dead    []deadLetter
 }
 
-// Counters of the transforms (see the pipeline result's metrics).
+// Counters of the transforms (see the pipeline result's metrics). Their
+// namespaces keep the package's earlier name, couchio: dashboards and
+// alerts read them (stratus_pipeline_*{namespace="couchio.Write"}).
 var (
 	writtenCount = beam.NewCounter("couchio.Write", "written")
 	failedCount  = beam.NewCounter("couchio.Write", "failed")
@@ -301,7 +303,7 @@ type ReadOptions struct {
 // Samples written during the read are included when their id falls in a
 // range not yet read and is not above the largest id seen at the start.
 func Read(s beam.Scope, cfg Config, opt ReadOptions) beam.PCollection {
-	s = s.Scope("couchio.Read")
+	s = s.Scope("storeio.Read")
 	if opt.Splits <= 0 {
 		opt.Splits = 16
 	}

@@ -1,4 +1,4 @@
-package couchio
+package storeio
 
 import (
 	"context"
@@ -37,7 +37,7 @@ func init() {
 // (measured on prism: answers stopped for the whole of a store outage).
 // Blocking in ProcessElement does not have that effect.
 func WriteWaiting(s beam.Scope, cfg Config, samples beam.PCollection) (written, deadLetters, retry beam.PCollection) {
-	s = s.Scope("couchio.WriteWaiting")
+	s = s.Scope("storeio.WriteWaiting")
 	fn := &waitingWriteFn{writeFn: writeFn{
 		storeFn:   storeFn{URL: cfg.URL, Prefix: cfg.Prefix, EnsureSchema: cfg.EnsureSchema},
 		BatchSize: cfg.BatchSize,
@@ -81,7 +81,7 @@ func (fn *waitingWriteFn) Setup(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(ctx, finishTimeout)
 		defer cancel()
 		if err := fn.st.EnsureSchema(sctx); err != nil {
-			slog.Warn("couchio: the store does not answer yet; samples wait for it", "err", err)
+			slog.Warn("storeio: the store does not answer yet; samples wait for it", "err", err)
 			fn.down.Store(true)
 			return nil
 		}
@@ -136,9 +136,9 @@ func (fn *waitingWriteFn) FinishBundle(ctx context.Context, emitID func(beam.Eve
 	return fn.writeFn.FinishBundle(ctx, emitID, emitDead)
 }
 
-var retriedCount = beam.NewCounter("couchio.Write", "retried")
+var retriedCount = beam.NewCounter("couchio.Write", "retried") // the namespace of storeio.go's counters
 
-var errStoreDown = errors.New("couchio: the store is down")
+var errStoreDown = errors.New("storeio: the store is down")
 
 // splitPassing splits the buffer into the samples err says failed for a
 // passing reason and the rest (written, or invalid).
@@ -160,7 +160,7 @@ func (fn *waitingWriteFn) holdBack(err error) {
 	fn.retry = append(fn.retry, again...)
 	fn.buf = done
 	if len(fn.retry) > 0 && !fn.down.Swap(true) {
-		slog.Warn("couchio: the store is not taking samples; they go back to be written later", "samples", len(fn.retry), "err", err)
+		slog.Warn("storeio: the store is not taking samples; they go back to be written later", "samples", len(fn.retry), "err", err)
 	}
 }
 
@@ -205,7 +205,7 @@ func (fn *waitingWriteFn) flushUntilStored(ctx context.Context) {
 		err := fn.upsert(ctx, ctx)
 		again, done := fn.splitPassing(err)
 		if len(again) == len(fn.buf) && err != nil && attempt%10 == 1 {
-			slog.Warn("couchio: the store is not taking samples; retrying until it does", "samples", len(again), "attempt", attempt, "err", err)
+			slog.Warn("storeio: the store is not taking samples; retrying until it does", "samples", len(again), "attempt", attempt, "err", err)
 		}
 		fn.buf = done
 		fn.sort(ctx, invalidOnly(err))
@@ -239,12 +239,12 @@ func (fn *waitingWriteFn) waitForStore(ctx context.Context) error {
 		if err == nil {
 			fn.needSchema = false
 			if fn.down.Swap(false) {
-				slog.Info("couchio: the store answers again", "after", time.Since(since).Round(time.Millisecond))
+				slog.Info("storeio: the store answers again", "after", time.Since(since).Round(time.Millisecond))
 			}
 			return nil
 		}
 		if attempt%20 == 1 {
-			slog.Warn("couchio: waiting for the store", "waiting", time.Since(since).Round(time.Second), "err", err)
+			slog.Warn("storeio: waiting for the store", "waiting", time.Since(since).Round(time.Second), "err", err)
 		}
 		select {
 		case <-ctx.Done():

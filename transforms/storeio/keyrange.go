@@ -1,4 +1,4 @@
-package couchio
+package storeio
 
 import (
 	"encoding/binary"
@@ -266,7 +266,7 @@ func (t *KeyRangeTracker) String() string {
 func (t *KeyRangeTracker) TryClaim(pos any) bool {
 	if t.stopped {
 		if t.err == nil {
-			t.err = errors.New("couchio: claim after the tracker answered false")
+			t.err = errors.New("storeio: claim after the tracker answered false")
 		}
 		return false
 	}
@@ -277,9 +277,9 @@ func (t *KeyRangeTracker) TryClaim(pos any) bool {
 	case string:
 		switch {
 		case p < t.rest.Start:
-			t.err = fmt.Errorf("couchio: key %q is before the range %v", p, t.rest)
+			t.err = fmt.Errorf("storeio: key %q is before the range %v", p, t.rest)
 		case t.claimed && p <= t.last:
-			t.err = fmt.Errorf("couchio: key %q is not after the last claimed key %q", p, t.last)
+			t.err = fmt.Errorf("storeio: key %q is not after the last claimed key %q", p, t.last)
 		case !t.rest.Contains(p):
 			t.stopped = true
 			return false
@@ -288,7 +288,7 @@ func (t *KeyRangeTracker) TryClaim(pos any) bool {
 			return true
 		}
 	default:
-		t.err = fmt.Errorf("couchio: cannot claim a %T", pos)
+		t.err = fmt.Errorf("storeio: cannot claim a %T", pos)
 	}
 	t.stopped = true
 	return false
@@ -378,13 +378,13 @@ func decodeKeyRange(b []byte) (KeyRange, error) {
 	for _, s := range []*string{&r.Start, &r.End} {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < n {
-			return KeyRange{}, errors.New("couchio: bad KeyRange encoding")
+			return KeyRange{}, errors.New("storeio: bad KeyRange encoding")
 		}
 		*s = string(b[k : k+int(n)])
 		b = b[k+int(n):]
 	}
 	if len(b) != 0 {
-		return KeyRange{}, errors.New("couchio: trailing bytes after a KeyRange")
+		return KeyRange{}, errors.New("storeio: trailing bytes after a KeyRange")
 	}
 	return r, nil
 }

@@ -1,4 +1,4 @@
-package couchio
+package storeio
 
 import (
 	"context"
@@ -37,7 +37,7 @@ func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
 // range in pages. Splits are fixed when the read starts (no dynamic
 // splitting); each sample in the range is emitted once.
 func ReadRanges(s beam.Scope, cfg Config, opt ReadOptions) beam.PCollection {
-	s = s.Scope("couchio.ReadRanges")
+	s = s.Scope("storeio.ReadRanges")
 	if opt.Splits <= 0 {
 		opt.Splits = 16
 	}
