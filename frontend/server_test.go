@@ -23,7 +23,7 @@ import (
 	"github.com/stratusml/stratus/model/preprocess"
 	"github.com/stratusml/stratus/model/recognize"
 	"github.com/stratusml/stratus/store"
-	"github.com/stratusml/stratus/store/memstore"
+	"github.com/stratusml/stratus/store/localstore"
 )
 
 // localPipeline answers events in process with the shipped model, as the
@@ -107,8 +107,8 @@ func newTestRig(t testing.TB, tweak func(*Config)) *testRig {
 		t.Fatal(err)
 	}
 	name := strings.ReplaceAll(t.Name(), "/", "_")
-	st := memstore.Open(name, "")
-	t.Cleanup(func() { memstore.Drop(name, "") })
+	st := localstore.Open(name, "")
+	t.Cleanup(func() { localstore.Drop(name, "") })
 	if err := st.EnsureSchema(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 	"github.com/stratusml/stratus/model/mnist"
 	"github.com/stratusml/stratus/model/preprocess"
 	"github.com/stratusml/stratus/model/recognize"
-	"github.com/stratusml/stratus/store/memstore"
+	"github.com/stratusml/stratus/store/localstore"
 )
 
 var testSet = sync.OnceValues(func() (*mnist.Set, error) { return mnist.Test("") })
@@ -106,8 +106,8 @@ func frontendRig(t *testing.T, lp *localPipeline, tweak func(*frontend.Config)) 
 	}
 	lp.sessions = map[string]int{}
 	name := strings.ReplaceAll(t.Name(), "/", "_")
-	st := memstore.Open(name, "")
-	t.Cleanup(func() { memstore.Drop(name, "") })
+	st := localstore.Open(name, "")
+	t.Cleanup(func() { localstore.Drop(name, "") })
 	cfg := frontend.Config{Requester: lp, Store: st, Timeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)}
 	if tweak != nil {
 		tweak(&cfg)

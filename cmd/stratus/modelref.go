@@ -8,8 +8,8 @@ import (
 
 	"github.com/stratusml/stratus/model"
 	"github.com/stratusml/stratus/store"
-	_ "github.com/stratusml/stratus/store/couchdb"  // http(s):// stores
-	_ "github.com/stratusml/stratus/store/memstore" // mem:// stores
+	_ "github.com/stratusml/stratus/store/couchdb"    // http(s):// stores
+	_ "github.com/stratusml/stratus/store/localstore" // mem:// stores
 )
 
 // loadModel resolves --model: "" means the model shipped in the binary; a

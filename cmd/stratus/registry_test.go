@@ -15,7 +15,7 @@ import (
 
 	"github.com/stratusml/stratus/model/mnist"
 	"github.com/stratusml/stratus/store"
-	"github.com/stratusml/stratus/store/memstore"
+	"github.com/stratusml/stratus/store/localstore"
 	"github.com/stratusml/stratus/store/storetest"
 )
 
@@ -34,9 +34,9 @@ func stratus(t *testing.T, args ...string) (string, string, int) {
 // rescore (twice: the second writes nothing) on an in-memory store.
 func TestRegistryAndRescoreCommands(t *testing.T) {
 	const url = "mem://clitest"
-	t.Cleanup(func() { memstore.Drop("clitest", "") })
+	t.Cleanup(func() { localstore.Drop("clitest", "") })
 	ctx := context.Background()
-	st := memstore.Open("clitest", "")
+	st := localstore.Open("clitest", "")
 	if err := st.EnsureSchema(ctx); err != nil {
 		t.Fatal(err)
 	}

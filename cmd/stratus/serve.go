@@ -20,8 +20,8 @@ import (
 	"github.com/stratusml/stratus/internal/listeners"
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/store"
-	_ "github.com/stratusml/stratus/store/couchdb"  // http(s):// store URLs
-	_ "github.com/stratusml/stratus/store/memstore" // file:// and mem:// store URLs
+	_ "github.com/stratusml/stratus/store/couchdb"    // http(s):// store URLs
+	_ "github.com/stratusml/stratus/store/localstore" // file:// and mem:// store URLs
 )
 
 // frontendFlags are the flags `serve` and `up` share.

@@ -12,7 +12,7 @@ import (
 	"github.com/stratusml/stratus/internal/testenv"
 	"github.com/stratusml/stratus/runners"
 	"github.com/stratusml/stratus/store"
-	"github.com/stratusml/stratus/store/memstore"
+	"github.com/stratusml/stratus/store/localstore"
 	"github.com/stratusml/stratus/store/storetest"
 )
 
@@ -60,12 +60,12 @@ func BenchmarkRescore(b *testing.B) {
 			if bc.store == couch {
 				st, prefix = couchStore(b, couch)
 			} else {
-				memstore.Drop("bench", "")
-				st = memstore.Open("bench", "")
+				localstore.Drop("bench", "")
+				st = localstore.Open("bench", "")
 				if err := st.EnsureSchema(ctx); err != nil {
 					b.Fatal(err)
 				}
-				b.Cleanup(func() { memstore.Drop("bench", "") })
+				b.Cleanup(func() { localstore.Drop("bench", "") })
 			}
 			seed(b, ctx, st, samples)
 			var first, second float64

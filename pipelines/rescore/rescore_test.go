@@ -9,7 +9,7 @@ import (
 
 	"github.com/stratusml/stratus/runners"
 	"github.com/stratusml/stratus/store"
-	"github.com/stratusml/stratus/store/memstore"
+	"github.com/stratusml/stratus/store/localstore"
 	"github.com/stratusml/stratus/store/storetest"
 )
 
@@ -18,8 +18,8 @@ var memN atomic.Int64
 func memStore(t *testing.T) (store.Store, string) {
 	t.Helper()
 	name := fmt.Sprintf("rescore%d", memN.Add(1))
-	t.Cleanup(func() { memstore.Drop(name, "") })
-	st := memstore.Open(name, "")
+	t.Cleanup(func() { localstore.Drop(name, "") })
+	st := localstore.Open(name, "")
 	if err := st.EnsureSchema(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/stratusml/stratus/model/mnist"
 	"github.com/stratusml/stratus/store"
-	"github.com/stratusml/stratus/store/memstore"
+	"github.com/stratusml/stratus/store/localstore"
 )
 
 // storeDown makes every gated store fail as an unreachable one would.
@@ -26,12 +26,12 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return &gatedStore{Store: memstore.Open(u.Host, opt.Prefix)}, nil
+		return &gatedStore{Store: localstore.Open(u.Host, opt.Prefix)}, nil
 	})
 }
 
-// gatedStore is a memstore that fails while storeDown is set.
-type gatedStore struct{ *memstore.Store }
+// gatedStore is a localstore that fails while storeDown is set.
+type gatedStore struct{ *localstore.Store }
 
 var errDown = errors.New("gated: connection refused")
 
@@ -77,7 +77,7 @@ func TestStoreOutageIntegration(t *testing.T) {
 	name := "outage" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	r.cfg.StoreURL = "gated://" + name
 	r.cfg.StorePrefix = ""
-	st := memstore.Open(name, "")
+	st := localstore.Open(name, "")
 	if err := st.EnsureSchema(context.Background()); err != nil {
 		t.Fatal(err)
 	}

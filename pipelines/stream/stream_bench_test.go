@@ -16,7 +16,7 @@ import (
 
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/model/mnist"
-	_ "github.com/stratusml/stratus/store/memstore"
+	_ "github.com/stratusml/stratus/store/localstore"
 )
 
 // BenchmarkStreamLatency measures event → reply latency through the whole

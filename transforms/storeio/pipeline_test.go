@@ -21,7 +21,7 @@ import (
 
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/store"
-	"github.com/stratusml/stratus/store/memstore"
+	"github.com/stratusml/stratus/store/localstore"
 	"github.com/stratusml/stratus/store/storetest"
 )
 
@@ -175,8 +175,8 @@ var memN atomic.Int64
 
 func memConfig(t *testing.T) (Config, store.Store) {
 	name := fmt.Sprintf("storeio%d", memN.Add(1))
-	t.Cleanup(func() { memstore.Drop(name, "") })
-	return Config{URL: "mem://" + name, EnsureSchema: true, BatchSize: 64}, memstore.Open(name, "")
+	t.Cleanup(func() { localstore.Drop(name, "") })
+	return Config{URL: "mem://" + name, EnsureSchema: true, BatchSize: 64}, localstore.Open(name, "")
 }
 
 func TestWriteReadMem(t *testing.T) {

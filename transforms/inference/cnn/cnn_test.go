@@ -14,7 +14,7 @@ import (
 	"github.com/stratusml/stratus/model/preprocess"
 	"github.com/stratusml/stratus/model/recognize"
 	"github.com/stratusml/stratus/store"
-	"github.com/stratusml/stratus/store/memstore"
+	"github.com/stratusml/stratus/store/localstore"
 	"github.com/stratusml/stratus/store/storetest"
 )
 
@@ -24,8 +24,8 @@ var memN atomic.Int64
 func registry(t *testing.T) (store.Store, string) {
 	t.Helper()
 	name := fmt.Sprintf("inference%d", memN.Add(1))
-	t.Cleanup(func() { memstore.Drop(name, "") })
-	st := memstore.Open(name, "")
+	t.Cleanup(func() { localstore.Drop(name, "") })
+	st := localstore.Open(name, "")
 	if err := st.EnsureSchema(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package memstore
+package localstore
 
 import (
 	"context"
@@ -24,7 +24,7 @@ type attachment struct {
 
 func (s *Store) checkModels() error {
 	if !s.m.schema {
-		return fmt.Errorf("memstore: %w: models database does not exist (call EnsureSchema)", store.ErrNotFound)
+		return fmt.Errorf("localstore: %w: models database does not exist (call EnsureSchema)", store.ErrNotFound)
 	}
 	return nil
 }
@@ -66,7 +66,7 @@ func (s *Store) PutModel(ctx context.Context, file []byte) (store.ModelInfo, err
 			return store.ModelInfo{}, err
 		}
 		if old.SHA256 != info.SHA256 || old.FileSHA256 != info.FileSHA256 {
-			return store.ModelInfo{}, fmt.Errorf("memstore: model %s: %w: stored with other weights", info.ID, store.ErrConflict)
+			return store.ModelInfo{}, fmt.Errorf("localstore: model %s: %w: stored with other weights", info.ID, store.ErrConflict)
 		}
 		return old, nil
 	}
@@ -110,7 +110,7 @@ func (s *Store) modelRaw(ctx context.Context, id string) ([]byte, error) {
 	}
 	raw, ok := s.m.docs[id]
 	if !ok {
-		return nil, fmt.Errorf("memstore: model %q: %w", id, store.ErrNotFound)
+		return nil, fmt.Errorf("localstore: model %q: %w", id, store.ErrNotFound)
 	}
 	return raw, nil
 }
@@ -125,11 +125,11 @@ func (s *Store) ModelFile(ctx context.Context, id string) ([]byte, error) {
 		Attachments map[string]attachment `json:"_attachments"`
 	}
 	if err := json.Unmarshal(raw, &d); err != nil {
-		return nil, fmt.Errorf("memstore: model %s: %w", id, err)
+		return nil, fmt.Errorf("localstore: model %s: %w", id, err)
 	}
 	a, ok := d.Attachments[store.ModelAttachment]
 	if !ok {
-		return nil, fmt.Errorf("memstore: model %s has no %s attachment: %w", id, store.ModelAttachment, store.ErrNotFound)
+		return nil, fmt.Errorf("localstore: model %s has no %s attachment: %w", id, store.ModelAttachment, store.ErrNotFound)
 	}
 	return a.Data, nil
 }
@@ -178,7 +178,7 @@ func (s *Store) ActivateModel(ctx context.Context, id string, at time.Time) erro
 		return err
 	}
 	if _, ok := s.m.docs[id]; !ok {
-		return fmt.Errorf("memstore: activate model %q: %w", id, store.ErrNotFound)
+		return fmt.Errorf("localstore: activate model %q: %w", id, store.ErrNotFound)
 	}
 	set := func(mid string, active bool) error {
 		raw := s.m.docs[mid]
@@ -225,7 +225,7 @@ func (s *Store) ActiveModel(ctx context.Context) (store.ModelInfo, error) {
 	}
 	m, ok := store.ActiveOf(all)
 	if !ok {
-		return store.ModelInfo{}, fmt.Errorf("memstore: no active model: %w", store.ErrNotFound)
+		return store.ModelInfo{}, fmt.Errorf("localstore: no active model: %w", store.ErrNotFound)
 	}
 	return m, nil
 }
@@ -259,7 +259,7 @@ func (s *Store) GetRescore(ctx context.Context, id string) (store.RescoreSummary
 	}
 	raw, ok := s.m.docs[id]
 	if !ok || !strings.HasPrefix(id, store.RescorePrefix) {
-		return store.RescoreSummary{}, fmt.Errorf("memstore: rescore summary %q: %w", id, store.ErrNotFound)
+		return store.RescoreSummary{}, fmt.Errorf("localstore: rescore summary %q: %w", id, store.ErrNotFound)
 	}
 	return store.UnmarshalRescoreDocument(raw)
 }

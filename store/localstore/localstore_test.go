@@ -1,4 +1,4 @@
-package memstore_test
+package localstore_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/stratusml/stratus/store"
-	"github.com/stratusml/stratus/store/memstore"
+	"github.com/stratusml/stratus/store/localstore"
 	"github.com/stratusml/stratus/store/storetest"
 )
 
@@ -19,15 +19,15 @@ var n atomic.Int64
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		name := fmt.Sprintf("contract%d", n.Add(1))
-		t.Cleanup(func() { memstore.Drop(name, "") })
-		return memstore.Open(name, "")
+		t.Cleanup(func() { localstore.Drop(name, "") })
+		return localstore.Open(name, "")
 	})
 }
 
 // TestContractOnDisk runs the store contract on the on-disk form.
 func TestContractOnDisk(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		st, err := memstore.OpenDir(t.TempDir(), "")
+		st, err := localstore.OpenDir(t.TempDir(), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,11 +43,11 @@ var backends = []struct {
 }{
 	{"mem", func(t *testing.T) store.Store {
 		name := fmt.Sprintf("cost%d", n.Add(1))
-		t.Cleanup(func() { memstore.Drop(name, "") })
-		return memstore.Open(name, "")
+		t.Cleanup(func() { localstore.Drop(name, "") })
+		return localstore.Open(name, "")
 	}},
 	{"file", func(t *testing.T) store.Store {
-		st, err := memstore.OpenDir(t.TempDir(), "")
+		st, err := localstore.OpenDir(t.TempDir(), "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package memstore
+package localstore
 
 import (
 	"bufio"
@@ -72,31 +72,31 @@ type journal struct {
 // replays it into the space's databases.
 func openJournal(dir, prefix string, sp *space) (*journal, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("memstore: data folder %s: %w", dir, err)
+		return nil, fmt.Errorf("localstore: data folder %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, prefix+journalName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("memstore: open %s: %w", path, err)
+		return nil, fmt.Errorf("localstore: open %s: %w", path, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("memstore: %s is in use by another process (%w)", path, err)
+		return nil, fmt.Errorf("localstore: %s is in use by another process (%w)", path, err)
 	}
 	good, err := replay(f, sp)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("memstore: replay %s: %w", path, err)
+		return nil, fmt.Errorf("localstore: replay %s: %w", path, err)
 	}
 	for _, d := range sp.all() {
 		if err := d.reindex(); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("memstore: replay %s: %w", path, err)
+			return nil, fmt.Errorf("localstore: replay %s: %w", path, err)
 		}
 	}
 	if err := f.Truncate(good); err != nil { // a torn last record
 		f.Close()
-		return nil, fmt.Errorf("memstore: truncate %s: %w", path, err)
+		return nil, fmt.Errorf("localstore: truncate %s: %w", path, err)
 	}
 	if _, err := f.Seek(good, io.SeekStart); err != nil {
 		f.Close()
@@ -162,10 +162,10 @@ func (j *journal) append(rec record) error {
 		return j.err
 	}
 	if j.f == nil {
-		return errors.New("memstore: the store is closed")
+		return errors.New("localstore: the store is closed")
 	}
 	if _, err := j.f.Write(buf); err != nil {
-		j.err = fmt.Errorf("memstore: write %s: %w", j.path, err)
+		j.err = fmt.Errorf("localstore: write %s: %w", j.path, err)
 		return j.err
 	}
 	j.size += int64(len(buf))
@@ -196,7 +196,7 @@ func (j *journal) sync() error {
 	}
 	j.dirty = false
 	if err := j.f.Sync(); err != nil {
-		j.err = fmt.Errorf("memstore: fsync %s: %w", j.path, err)
+		j.err = fmt.Errorf("localstore: fsync %s: %w", j.path, err)
 		return j.err
 	}
 	return nil
@@ -218,7 +218,7 @@ func (j *journal) compact(sp *space) error {
 	tmp := j.path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
-		return fmt.Errorf("memstore: compact: %w", err)
+		return fmt.Errorf("localstore: compact: %w", err)
 	}
 	w := &journal{path: tmp, f: f}
 	for _, d := range sp.all() {
@@ -237,15 +237,15 @@ func (j *journal) compact(sp *space) error {
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("memstore: compact: %w", err)
+		return fmt.Errorf("localstore: compact: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return fmt.Errorf("memstore: compact: lock: %w", err)
+		return fmt.Errorf("localstore: compact: lock: %w", err)
 	}
 	if err := os.Rename(tmp, j.path); err != nil {
 		f.Close()
-		return fmt.Errorf("memstore: compact: %w", err)
+		return fmt.Errorf("localstore: compact: %w", err)
 	}
 	j.mu.Lock()
 	old := j.f

@@ -1,5 +1,7 @@
-// Package memstore is an in-memory store.Store: the reference
-// implementation of the store contract, for tests and examples. It keeps
+// Package localstore is the store.Store that lives in this process: in
+// memory (mem://), or in memory over a journal on local disk (file://, the
+// embedded store of `stratus up`). It is the reference implementation of
+// the store contract, for tests and examples too. It keeps
 // each sample as its stored document (store.MarshalDocument), so it has the
 // same rounding of times as the real backends, with two indexes: ids in
 // order (scans) and samples by created_at (ListSamples, index.go).
@@ -14,7 +16,7 @@
 // folder is opened again (journal.go): the embedded store of `stratus up`.
 // Opens of one folder in a process share the data; a second process is
 // refused while the first has it open.
-package memstore
+package localstore
 
 import (
 	"bytes"
@@ -35,7 +37,7 @@ func init() {
 	store.Register("mem", func(_ context.Context, rawURL string, opt store.Options) (store.Store, error) {
 		u, err := url.Parse(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("%w: memstore URL", store.ErrInvalid)
+			return nil, fmt.Errorf("%w: localstore URL", store.ErrInvalid)
 		}
 		return Open(u.Host+u.Path, opt.Prefix), nil
 	})
@@ -101,7 +103,7 @@ func newDB(name string) *db {
 // is on disk; the caller holds d.mu for writing.
 func (d *db) put(id string, doc []byte) error {
 	if d.order != nil {
-		return fmt.Errorf("memstore: %s: a document without its created_at", d.name)
+		return fmt.Errorf("localstore: %s: a document without its created_at", d.name)
 	}
 	return d.write(id, doc)
 }
@@ -191,7 +193,7 @@ func (sp *space) byName(name string) *db {
 	return nil
 }
 
-// Store is an open memstore.
+// Store is an open localstore.
 type Store struct {
 	d  *db // samples
 	m  *db // models (models.go)
@@ -222,7 +224,7 @@ func Open(name, prefix string) *Store {
 func OpenDir(dir, prefix string) (*Store, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, fmt.Errorf("memstore: data folder %s: %w", dir, err)
+		return nil, fmt.Errorf("localstore: data folder %s: %w", dir, err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -273,7 +275,7 @@ func (s *Store) EnsureSchema(ctx context.Context) error {
 
 func (s *Store) check() error {
 	if !s.d.schema {
-		return fmt.Errorf("memstore: %w: database does not exist (call EnsureSchema)", store.ErrNotFound)
+		return fmt.Errorf("localstore: %w: database does not exist (call EnsureSchema)", store.ErrNotFound)
 	}
 	return nil
 }
@@ -378,7 +380,7 @@ func (s *Store) GetSample(ctx context.Context, id string) (store.Sample, error) 
 	}
 	raw, ok := s.d.docs[id]
 	if !ok {
-		return store.Sample{}, fmt.Errorf("memstore: sample %q: %w", id, store.ErrNotFound)
+		return store.Sample{}, fmt.Errorf("localstore: sample %q: %w", id, store.ErrNotFound)
 	}
 	return store.UnmarshalDocument(raw)
 }
@@ -401,7 +403,7 @@ func (s *Store) SetLabel(ctx context.Context, id, label string, at time.Time) er
 	}
 	raw, ok := s.d.docs[id]
 	if !ok {
-		return fmt.Errorf("memstore: sample %q: %w", id, store.ErrNotFound)
+		return fmt.Errorf("localstore: sample %q: %w", id, store.ErrNotFound)
 	}
 	smp, err := store.UnmarshalDocument(raw)
 	if err != nil {
@@ -450,7 +452,7 @@ func (s *Store) pageDocs(q store.ListQuery) ([][]byte, error) {
 	}
 	ids, ok := s.d.order.page(q.Limit, q.Before)
 	if !ok {
-		return nil, fmt.Errorf("memstore: list before %q: %w", q.Before, store.ErrNotFound)
+		return nil, fmt.Errorf("localstore: list before %q: %w", q.Before, store.ErrNotFound)
 	}
 	docs := make([][]byte, len(ids))
 	for i, id := range ids {
@@ -529,7 +531,7 @@ func (s *Store) IDRange(ctx context.Context, start, end string) (string, string,
 		j, _ = slices.BinarySearch(s.d.ids, end)
 	}
 	if i >= j {
-		return "", "", fmt.Errorf("memstore: no sample in [%q, %q): %w", start, end, store.ErrNotFound)
+		return "", "", fmt.Errorf("localstore: no sample in [%q, %q): %w", start, end, store.ErrNotFound)
 	}
 	return s.d.ids[i], s.d.ids[j-1], nil
 }

@@ -1,4 +1,4 @@
-package memstore_test
+package localstore_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/stratusml/stratus/store"
-	"github.com/stratusml/stratus/store/memstore"
+	"github.com/stratusml/stratus/store/localstore"
 	"github.com/stratusml/stratus/store/storetest"
 )
 
@@ -60,10 +60,10 @@ func BenchmarkListSamples(b *testing.B) {
 	}{
 		{"mem", func(b *testing.B, n int) (store.Store, func()) {
 			name := fmt.Sprintf("bench%d", n)
-			return memstore.Open(name, ""), func() { memstore.Drop(name, "") }
+			return localstore.Open(name, ""), func() { localstore.Drop(name, "") }
 		}},
 		{"file", func(b *testing.B, n int) (store.Store, func()) {
-			st, err := memstore.OpenDir(b.TempDir(), "")
+			st, err := localstore.OpenDir(b.TempDir(), "")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -105,10 +105,10 @@ func BenchmarkUpsertSamples(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			var st store.Store
 			if mode == "mem" {
-				st = memstore.Open("benchupsert", "")
-				defer memstore.Drop("benchupsert", "")
+				st = localstore.Open("benchupsert", "")
+				defer localstore.Drop("benchupsert", "")
 			} else {
-				fs, err := memstore.OpenDir(b.TempDir(), "")
+				fs, err := localstore.OpenDir(b.TempDir(), "")
 				if err != nil {
 					b.Fatal(err)
 				}

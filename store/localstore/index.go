@@ -1,4 +1,4 @@
-package memstore
+package localstore
 
 import (
 	"bytes"
@@ -121,13 +121,13 @@ func createdMsJSON(doc []byte) (int64, error) {
 		CreatedAt string `json:"created_at"`
 	}
 	if err := json.Unmarshal(doc, &d); err != nil {
-		return 0, fmt.Errorf("memstore: created_at of a samples document: %w", err)
+		return 0, fmt.Errorf("localstore: created_at of a samples document: %w", err)
 	}
 	var t time.Time
 	if d.CreatedAt != "" {
 		var err error
 		if t, err = time.Parse(time.RFC3339Nano, d.CreatedAt); err != nil {
-			return 0, fmt.Errorf("memstore: created_at of a samples document: %w", err)
+			return 0, fmt.Errorf("localstore: created_at of a samples document: %w", err)
 		}
 	}
 	return t.UnixMilli(), nil
