@@ -32,53 +32,90 @@ store given by --couchdb). Run stratus models COMMAND --help for the flags.
 `
 
 func runModels(ctx context.Context, env *environment, args []string) error {
+	f, err := parseModelsFlags(env, args)
+	if err != nil {
+		return err
+	}
+	switch f.sub {
+	case "list", "register", "activate":
+		return runModelsRegistry(ctx, env, f)
+	}
+	m, err := loadModel(ctx, f.model, f.couch, f.prefix)
+	if err != nil {
+		return err
+	}
+	if f.sub == "show" {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(m.Header)
+	}
+	return evalModel(env, m, f.model, f.mnistDir, f.reference, f.record)
+}
+
+// modelsFlags are a `models` command and its flags.
+type modelsFlags struct {
+	sub                                 string
+	args                                []string // after the flags
+	couch, prefix, model, mnistDir      string
+	reference, record, activate, asJSON bool
+}
+
+// parseModelsFlags parses a `models` command and its flags.
+func parseModelsFlags(env *environment, args []string) (*modelsFlags, error) {
 	subs := map[string]bool{"list": true, "register": true, "activate": true, "show": true, "eval": true}
 	if len(args) == 0 || !subs[args[0]] {
 		fmt.Fprint(env.stderr, modelsUsage)
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return flag.ErrHelp
+			return nil, flag.ErrHelp
 		}
-		return fmt.Errorf("%w: want a command: list, register, activate, show or eval", errUsage)
+		return nil, fmt.Errorf("%w: want a command: list, register, activate, show or eval", errUsage)
 	}
-	sub := args[0]
-	fs := flag.NewFlagSet("models "+sub, flag.ContinueOnError)
+	f := &modelsFlags{sub: args[0]}
+	fs := flag.NewFlagSet("models "+f.sub, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
-	couch := fs.String("couchdb", "", "store URL with the model registry: http://user:pass@host:5984 (CouchDB)")
-	prefix := fs.String("db-prefix", "", "prefix of the database names")
-	modelFlag := fs.String("model", "", "model file or id (default: the model shipped in the binary)")
-	reference := fs.Bool("reference", false, "eval: also run the gorgonia reference graph and compare")
-	record := fs.Bool("record", false, "eval: write the measured accuracy into the model file")
-	mnistDir := fs.String("mnist-dir", "", "folder of the MNIST idx .gz files (default: the Go module cache)")
-	activate := fs.Bool("activate", false, "register: also make the model the active one")
-	asJSON := fs.Bool("json", false, "list: one JSON document per line instead of a table")
+	fs.StringVar(&f.couch, "couchdb", "", "store URL with the model registry: http://user:pass@host:5984 (CouchDB)")
+	fs.StringVar(&f.prefix, "db-prefix", "", "prefix of the database names")
+	fs.StringVar(&f.model, "model", "", "model file or id (default: the model shipped in the binary)")
+	fs.BoolVar(&f.reference, "reference", false, "eval: also run the gorgonia reference graph and compare")
+	fs.BoolVar(&f.record, "record", false, "eval: write the measured accuracy into the model file")
+	fs.StringVar(&f.mnistDir, "mnist-dir", "", "folder of the MNIST idx .gz files (default: the Go module cache)")
+	fs.BoolVar(&f.activate, "activate", false, "register: also make the model the active one")
+	fs.BoolVar(&f.asJSON, "json", false, "list: one JSON document per line instead of a table")
 	synopsis := map[string]string{
 		"list": "stratus models list --couchdb URL [--json]", "register": "stratus models register --couchdb URL --model FILE [--activate]",
 		"activate": "stratus models activate --couchdb URL ID", "show": "stratus models show [--model FILE|ID]",
 		"eval": "stratus models eval [--model FILE|ID] [--reference] [--record]",
-	}[sub]
+	}[f.sub]
 	fs.Usage = flagenv.Usage(fs, synopsis, strings.TrimSpace(modelsUsage[strings.Index(modelsUsage, "\n\n")+2:]))
 	if err := flagenv.Parse(fs, args[1:], env.getenv); err != nil {
-		return usageErr(err)
+		return nil, usageErr(err)
 	}
+	f.args = fs.Args()
+	return f, nil
+}
+
+// runModelsRegistry runs the commands on the store's registry: list,
+// register and activate.
+func runModelsRegistry(ctx context.Context, env *environment, f *modelsFlags) error {
 	needStore := func() (store.Store, error) {
-		if *couch == "" {
-			return nil, fmt.Errorf("%w: models %s needs the store: --couchdb URL (or STRATUS_COUCHDB)", errUsage, sub)
+		if f.couch == "" {
+			return nil, fmt.Errorf("%w: models %s needs the store: --couchdb URL (or STRATUS_COUCHDB)", errUsage, f.sub)
 		}
-		return openStore(ctx, *couch, *prefix)
+		return openStore(ctx, f.couch, f.prefix)
 	}
-	switch sub {
+	switch f.sub {
 	case "list":
 		st, err := needStore()
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		return listModels(ctx, env, st, *asJSON)
+		return listModels(ctx, env, st, f.asJSON)
 	case "register":
-		if *modelFlag == "" {
+		if f.model == "" {
 			return fmt.Errorf("%w: models register needs --model FILE", errUsage)
 		}
-		file, err := os.ReadFile(*modelFlag)
+		file, err := os.ReadFile(f.model)
 		if err != nil {
 			return err
 		}
@@ -87,34 +124,22 @@ func runModels(ctx context.Context, env *environment, args []string) error {
 			return err
 		}
 		defer st.Close()
-		return registerModel(ctx, env, st, file, *activate)
-	case "activate":
-		if fs.NArg() != 1 {
-			return fmt.Errorf("%w: models activate needs one model id", errUsage)
-		}
-		st, err := needStore()
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		id := fs.Arg(0)
-		if err := st.ActivateModel(ctx, id, time.Time{}); err != nil {
-			return err
-		}
-		fmt.Fprintf(env.stdout, "model %s is now the active model\n", id)
-		return nil
+		return registerModel(ctx, env, st, file, f.activate)
 	}
-
-	m, err := loadModel(ctx, *modelFlag, *couch, *prefix)
+	if len(f.args) != 1 {
+		return fmt.Errorf("%w: models activate needs one model id", errUsage)
+	}
+	st, err := needStore()
 	if err != nil {
 		return err
 	}
-	if sub == "show" {
-		enc := json.NewEncoder(env.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(m.Header)
+	defer st.Close()
+	id := f.args[0]
+	if err := st.ActivateModel(ctx, id, time.Time{}); err != nil {
+		return err
 	}
-	return evalModel(env, m, *modelFlag, *mnistDir, *reference, *record)
+	fmt.Fprintf(env.stdout, "model %s is now the active model\n", id)
+	return nil
 }
 
 func listModels(ctx context.Context, env *environment, st store.Store, asJSON bool) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -34,6 +35,109 @@ import (
 )
 
 func runUp(ctx context.Context, env *environment, args []string) error {
+	o, err := parseUpFlags(env, args)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	log := env.log
+	profilesAddr, stopProfiles, err := startUpProfiles(log, o.pprofAddr)
+	if err != nil {
+		return err
+	}
+	defer stopProfiles()
+
+	// 1. The broker.
+	broker, err := startBroker(filepath.Join(o.dataDir, "kafka"), o.kafkaListen, o.partitions, o.auth)
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+	brokerAddr := broker.ListenAddrs()[0]
+	log.Info("up: Kafka-protocol broker", "addr", brokerAddr, "data", filepath.Join(o.dataDir, "kafka"))
+
+	// 2. The store.
+	storeURL := o.storeURL()
+	st, err := openStore(ctx, storeURL, "")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log.Info("up: store", "url", store.RedactURL(storeURL))
+
+	// 3. The pipeline.
+	pcfg := o.pipelineConfig(brokerAddr, storeURL)
+	job, err := startUpPipeline(ctx, pcfg)
+	if err != nil {
+		return err
+	}
+	defer job.Close()
+	defer stopUpPipeline(log, job)
+	log.Info("up: pipeline running on prism", "job", job.ID)
+
+	// 4. The frontend.
+	srv, closeFrontend, err := newUpFrontend(ctx, log, o, pcfg, job, st)
+	if err != nil {
+		return err
+	}
+	defer closeFrontend()
+	return serveUp(ctx, env, o.ff.listen, srv, job, func(url string) error {
+		// Everything listens now: nothing may be open beyond what the
+		// flags named.
+		named := append([]string{hostPort(url), profilesAddr}, broker.ListenAddrs()...)
+		if err := checkOwnListeners(log, named...); err != nil {
+			return err
+		}
+		log.Info("up: ready to start", "took", time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(env.stdout, "Stratus is up: open %s (Kafka at %s, data in %s). Ctrl-C stops it.\n", url, brokerAddr, o.dataDir)
+		return nil
+	})
+}
+
+// startUpProfiles serves Go's profiles on --pprof, if given; the caller
+// defers stop (a no-op without --pprof).
+func startUpProfiles(log *slog.Logger, pprofAddr string) (addr string, stop func(), err error) {
+	if pprofAddr == "" {
+		return "", func() {}, nil
+	}
+	addr, stop, err = serveProfiles(pprofAddr)
+	if err != nil {
+		return "", nil, err
+	}
+	log.Info("up: profiles", "url", "http://"+addr+"/debug/pprof/")
+	return addr, stop, nil
+}
+
+// serveUp serves the frontend on listen, calling ready once it listens,
+// until serving ends (ctx done, or an error) or the pipeline stops.
+func serveUp(ctx context.Context, env *environment, listen string, srv *frontend.Server, job *runners.Job, ready func(url string) error) error {
+	errc := make(chan error, 1)
+	go func() {
+		errc <- serveHTTP(ctx, env, listen, srv, ready)
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-job.Done():
+		return fmt.Errorf("the pipeline stopped: %w", job.Wait(ctx))
+	}
+}
+
+// upOptions are `up`'s flags, checked.
+type upOptions struct {
+	ff          *frontendFlags
+	kafkaListen string
+	auth        brokerAuth
+	dataDir     string // absolute
+	couch       string
+	partitions  int
+	modelRef    string
+	pprofAddr   string
+}
+
+// parseUpFlags parses and checks `up`'s flags and warns of the addresses
+// they expose beyond loopback.
+func parseUpFlags(env *environment, args []string) (upOptions, error) {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	ff := addFrontendFlags(fs)
@@ -48,97 +152,107 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 	fs.Usage = flagenv.Usage(fs, "stratus up [--listen ADDR] [--kafka-listen ADDR] [--data DIR]",
 		"Runs the whole system on this machine with nothing else installed: an\nembedded Kafka-protocol broker (franz-go's kfake, data under --data, reachable\nby Kafka clients at --kafka-listen), the streaming pipeline on prism, an\nembedded store on local disk (or --couchdb), and the frontend. Prints the\nURL to open; /readyz answers 200 once everything runs. Ctrl-C stops it.")
 	if err := flagenv.Parse(fs, args, env.getenv); err != nil {
-		return usageErr(err)
+		return upOptions{}, usageErr(err)
 	}
 	if *partitions < 1 {
-		return fmt.Errorf("%w: --partitions must be at least 1", errUsage)
+		return upOptions{}, fmt.Errorf("%w: --partitions must be at least 1", errUsage)
 	}
-	brokerAuth, err := embeddedBrokerAuth(*kafkaListen, *kafkaUser, *kafkaPasswordFile, env.getenv)
+	auth, err := embeddedBrokerAuth(*kafkaListen, *kafkaUser, *kafkaPasswordFile, env.getenv)
 	if err != nil {
-		return err
+		return upOptions{}, err
 	}
 	warnExposed(env.log, "listen", ff.listen, exposesFrontend)
 	warnExposed(env.log, "kafka-listen", *kafkaListen, exposesBroker)
 	warnExposed(env.log, "pprof", *pprofAddr, exposesPprof)
 	dataDir, err := filepath.Abs(*data)
 	if err != nil {
-		return err
+		return upOptions{}, err
 	}
-	start := time.Now()
-	log := env.log
-	var profilesAddr string
-	if *pprofAddr != "" {
-		addr, stopProfiles, err := serveProfiles(*pprofAddr)
-		if err != nil {
-			return err
-		}
-		defer stopProfiles()
-		profilesAddr = addr
-		log.Info("up: profiles", "url", "http://"+addr+"/debug/pprof/")
-	}
+	return upOptions{
+		ff: ff, kafkaListen: *kafkaListen, auth: auth, dataDir: dataDir, couch: *couch,
+		partitions: *partitions, modelRef: *modelRef, pprofAddr: *pprofAddr,
+	}, nil
+}
 
-	// 1. The broker.
-	broker, err := startBroker(filepath.Join(dataDir, "kafka"), *kafkaListen, *partitions, brokerAuth)
-	if err != nil {
-		return err
+// storeURL is --couchdb, or else the embedded store under --data.
+func (o upOptions) storeURL() string {
+	if o.couch != "" {
+		return o.couch
 	}
-	defer broker.Close()
-	brokerAddr := broker.ListenAddrs()[0]
-	log.Info("up: Kafka-protocol broker", "addr", brokerAddr, "data", filepath.Join(dataDir, "kafka"))
+	return "file://" + filepath.Join(o.dataDir, "store")
+}
 
-	// 2. The store.
-	storeURL := *couch
-	if storeURL == "" {
-		storeURL = "file://" + filepath.Join(dataDir, "store")
-	}
-	st, err := openStore(ctx, storeURL, "")
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	log.Info("up: store", "url", store.RedactURL(storeURL))
-
-	// 3. The pipeline, on prism in this process. Partitions without a
-	// committed offset start at the beginning: on a first start the topic
-	// is new, so nothing sent before the pipeline read it is skipped.
-	p, s := beam.NewPipelineWithRoot()
-	pcfg := stream.Config{
-		Brokers: []string{brokerAddr}, StoreURL: storeURL, ModelPath: *modelRef, StartFrom: kafkaio.StartEarliest,
+// pipelineConfig is the streaming pipeline's configuration against the
+// embedded broker. Partitions without a committed offset start at the
+// beginning: on a first start the topic is new, so nothing sent before the
+// pipeline read it is skipped.
+func (o upOptions) pipelineConfig(brokerAddr, storeURL string) stream.Config {
+	return stream.Config{
+		Brokers: []string{brokerAddr}, StoreURL: storeURL, ModelPath: o.modelRef, StartFrom: kafkaio.StartEarliest,
 		GroupID: "stratus-stream", CanvasTopic: message.TopicCanvas, SamplesTopic: message.TopicSamples,
-		KafkaSecurity: brokerAuth.client,
+		KafkaSecurity: o.auth.client,
 	}
+}
+
+// startUpPipeline builds the streaming pipeline and starts it on prism in
+// this process. The caller closes the job and stops it (stopUpPipeline).
+func startUpPipeline(ctx context.Context, pcfg stream.Config) (*runners.Job, error) {
+	p, s := beam.NewPipelineWithRoot()
 	if err := stream.Build(s, pcfg); err != nil {
-		return err
+		return nil, err
 	}
 	job, err := runners.Start(ctx, p, runners.Options{JobName: "stratus-up"})
 	if err != nil {
-		return fmt.Errorf("start the pipeline: %w", err)
+		return nil, fmt.Errorf("start the pipeline: %w", err)
 	}
-	defer job.Close()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := job.Stop(sctx); err != nil {
-			log.Warn("up: stopping the pipeline", "err", err)
-		}
-	}()
-	log.Info("up: pipeline running on prism", "job", job.ID)
+	return job, nil
+}
 
-	// 4. The frontend.
-	transport, err := brokerAuth.client.Transport("stratus-up", 10*time.Second)
-	if err != nil {
-		return err
+// stopUpPipeline stops the pipeline, waiting up to 30 seconds.
+func stopUpPipeline(log *slog.Logger, job *runners.Job) {
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := job.Stop(sctx); err != nil {
+		log.Warn("up: stopping the pipeline", "err", err)
 	}
-	dialer, err := brokerAuth.client.Dialer("stratus-up", 10*time.Second)
+}
+
+// newUpFrontend connects the frontend's replies to the embedded broker and
+// makes the frontend, its /readyz checking the pipeline and its /metrics
+// showing the pipeline's metrics and consumer lag beside the frontend's, as
+// `stratus stream --metrics-listen` does. The caller defers closeFrontend,
+// which closes the server and then the replies.
+func newUpFrontend(ctx context.Context, log *slog.Logger, o upOptions, pcfg stream.Config, job *runners.Job, st store.Store) (srv *frontend.Server, closeFrontend func(), err error) {
+	transport, err := o.auth.client.Transport("stratus-up", 10*time.Second)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	rr, err := connectReplies(ctx, log, reqreply.Config{Brokers: []string{brokerAddr}, ReplicaID: ff.replicaID(), Transport: transport, Dialer: dialer})
+	dialer, err := o.auth.client.Dialer("stratus-up", 10*time.Second)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer rr.Close()
-	pipelineRunning := frontend.Check{Name: "pipeline", Fn: func(ctx context.Context) error {
+	rr, err := connectReplies(ctx, log, reqreply.Config{Brokers: pcfg.Brokers, ReplicaID: o.ff.replicaID(), Transport: transport, Dialer: dialer})
+	if err != nil {
+		return nil, nil, err
+	}
+	fcfg := o.ff.config(rr, st, log, pipelineRunning(job))
+	fcfg.Registry = prometheus.NewRegistry()
+	fcfg.Registry.MustRegister(beamprom.New(job, log), kafkaprom.NewLagCollector(log, kafkaio.ReadConfig{
+		Brokers: pcfg.Brokers, Topic: pcfg.CanvasTopic, GroupID: pcfg.GroupID, Security: pcfg.KafkaSecurity,
+	}, kafkaio.ReadConfig{
+		Brokers: pcfg.Brokers, Topic: pcfg.SamplesTopic, GroupID: pcfg.StoreGroupID(), Security: pcfg.KafkaSecurity,
+	}))
+	srv, err = frontend.New(fcfg)
+	if err != nil {
+		rr.Close()
+		return nil, nil, err
+	}
+	return srv, func() { srv.Close(); rr.Close() }, nil
+}
+
+// pipelineRunning is the /readyz check that the pipeline job runs.
+func pipelineRunning(job *runners.Job) frontend.Check {
+	return frontend.Check{Name: "pipeline", Fn: func(ctx context.Context) error {
 		state, err := job.State(ctx)
 		if err != nil {
 			return err
@@ -148,40 +262,6 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 		}
 		return nil
 	}}
-	// /metrics shows the pipeline's metrics and consumer lag beside the
-	// frontend's, as `stratus stream --metrics-listen` does.
-	fcfg := ff.config(rr, st, log, pipelineRunning)
-	fcfg.Registry = prometheus.NewRegistry()
-	fcfg.Registry.MustRegister(beamprom.New(job, log), kafkaprom.NewLagCollector(log, kafkaio.ReadConfig{
-		Brokers: pcfg.Brokers, Topic: pcfg.CanvasTopic, GroupID: pcfg.GroupID, Security: pcfg.KafkaSecurity,
-	}, kafkaio.ReadConfig{
-		Brokers: pcfg.Brokers, Topic: pcfg.SamplesTopic, GroupID: pcfg.StoreGroupID(), Security: pcfg.KafkaSecurity,
-	}))
-	srv, err := frontend.New(fcfg)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	errc := make(chan error, 1)
-	go func() {
-		errc <- serveHTTP(ctx, env, ff.listen, srv, func(url string) error {
-			// Everything listens now: nothing may be open beyond what the
-			// flags named.
-			named := append([]string{hostPort(url), profilesAddr}, broker.ListenAddrs()...)
-			if err := checkOwnListeners(log, named...); err != nil {
-				return err
-			}
-			log.Info("up: ready to start", "took", time.Since(start).Round(time.Millisecond))
-			fmt.Fprintf(env.stdout, "Stratus is up: open %s (Kafka at %s, data in %s). Ctrl-C stops it.\n", url, brokerAddr, dataDir)
-			return nil
-		})
-	}()
-	select {
-	case err := <-errc:
-		return err
-	case <-job.Done():
-		return fmt.Errorf("the pipeline stopped: %w", job.Wait(ctx))
-	}
 }
 
 // serveProfiles serves net/http/pprof's handlers on addr until stop, and
