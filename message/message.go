@@ -208,6 +208,11 @@ type DecodeOptions struct {
 // failure is a *StageError with stage decode (not a readable event) or
 // validate (readable but outside the rules); both wrap drawing.ErrInvalid
 // or drawing.ErrTooLarge.
+//
+// It is long because it is the contract's checks in order, each a line or
+// two returning through fail or invalid with the event's id; split, the
+// order of the checks (which decides the error a bad event gets) would be
+// spread over several functions.
 func DecodeCanvasEvent(data []byte, opt DecodeOptions) (CanvasEvent, error) {
 	lim := opt.Limits
 	if lim == (drawing.Limits{}) {

@@ -163,6 +163,11 @@ func (p part) gap(q part) float64 {
 // readings made of its strict groups.
 //
 // line is the height of a digit (lineHeight(ps) for the whole drawing).
+//
+// It is long because it is one greedy merge: span, score, rowBest and
+// rescore share the clusters, the pair scores, each row's best and the x
+// ranges, which every merge must keep consistent; helpers would each be
+// handed all of that state.
 func groupParts(ps []part, liberal bool, line float64) [][]int {
 	if len(ps) == 0 {
 		return nil

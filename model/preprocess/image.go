@@ -141,6 +141,10 @@ func pictureInk(img image.Image, maxSide int) (pl *inkPlane, origin image.Point,
 // planeDigit normalises the ink of pl as one digit (steps 2–4 of
 // ImageDigit). origin is the picture coordinate of the plane's pixel (0, 0),
 // for the Box.
+//
+// It is long because it is steps 2–4 in sequence on one intermediate plane
+// (mid, its grid and the box), which the speck step may crop again and the
+// later steps rewrite in place; it reads as the steps of ImageDigit's doc.
 func planeDigit(pl *inkPlane, origin image.Point) (Digit, error) {
 	const rho = PenWidth / BoxSide
 	bx := pl.box

@@ -24,6 +24,9 @@ func mul255(x, a uint8) uint8 {
 
 // newRowReader returns a reader specialised for the common concrete image
 // types (those image/png produces and YCbCr), and a generic one otherwise.
+//
+// It is long because it is one case per concrete image type, each a few
+// lines of the same shape; a helper per case would only move the switch.
 func newRowReader(img image.Image) rowReader {
 	b := img.Bounds()
 	switch m := img.(type) {
@@ -137,6 +140,10 @@ type inkReader func(y int, out []uint8)
 // newInkReader returns an inkReader for paper level paper and polarity
 // sign, specialised for the common concrete types; read (with its row
 // buffers lp and al) serves the others.
+//
+// It is long because it is one case per concrete image type sharing the
+// opaque table and blend, each a few lines of the same shape; a helper per
+// case would have to be handed both and would only move the switch.
 func newInkReader(img image.Image, read rowReader, paper, sign int, lp, al []uint8) inkReader {
 	// opaque maps the luminance of an opaque pixel to its ink.
 	var opaque [256]uint8

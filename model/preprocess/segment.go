@@ -294,6 +294,11 @@ const thinPiece = 0.45
 // that touch (maybeCut). Each segment is one Digit, with the runs of its
 // atoms as Runs; each is normalised from a plane of its own, the other
 // ink cleared. It returns nil when the ink is one digit and one atom.
+//
+// It is long because each step hands the next the same grid, kept pieces,
+// owner labels and label count (masses, pen width, grouping, atoms, cuts,
+// digits), several of them updated in place; it reads as the pipeline it
+// is better whole than as helpers threading that state.
 func segmentPlane(pl *inkPlane, origin image.Point) ([]Digit, error) {
 	g := planeGrid(pl)
 	ps, widths := g.pieces()

@@ -47,6 +47,11 @@ type cut struct {
 // little for each step sideways, so that it follows the gap between two
 // digits and cuts where they touch, slanting with them. pen is the typical
 // stroke width in cells, which counts the strokes a path crosses.
+//
+// It is long because its steps (the ink's box and moments, the slant, the
+// cost table, the sides' prefix tables, the scan of the paths) all work in
+// the same box-relative frame (bx0, by0, W, H, ds, ink); split, each helper
+// would take most of that frame as arguments.
 func (g *segGrid) bestCut(owner []int32, id int32, within inkBox, pen float64, rule cutRule) (cut, bool) {
 	// Box and moments of the digit's ink.
 	bx0, by0, bx1, by1 := g.w, g.h, -1, -1

@@ -116,6 +116,11 @@ func StrokeDigits(strokes []drawing.Stroke, width, height int, mode drawing.Mode
 // logits (test-time augmentation). A drawing of one digit without Runs
 // (every drawing in digit mode, one digit drawn in number mode) is read as
 // it is: its probabilities are exactly the forward pass's.
+//
+// It is long because its steps (the forward pass, each drawing's readings,
+// the second pass over the unsure ones, the results) share the batch's flat
+// index of inputs and its logits and probabilities, which the second pass
+// rewrites in place; helpers would each be handed all of them.
 func (r *Recognizer) Recognize(drawings [][]preprocess.Digit) []Result {
 	// ins are the inputs of the batch: each digit's, then its Runs'.
 	var ins []*preprocess.Image28

@@ -139,6 +139,10 @@ func (s *Store) UpsertSamples(ctx context.Context, samples []store.Sample) error
 // common case (the streaming pipeline writes new samples); when most
 // writes meet existing documents (re-scoring, replays), the Store switches
 // back to reading first.
+//
+// It is long because each round shares the failures so far, the pending
+// samples, byID and whether it was optimistic with the next; split, that
+// state would be threaded through and back out of every helper.
 func (s *Store) upsertBatch(ctx context.Context, batch []store.Sample) []store.ItemError {
 	var failed []store.ItemError
 	failAll := func(pending []store.Sample, err error) []store.ItemError {

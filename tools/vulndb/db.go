@@ -99,6 +99,11 @@ func Complete(dir string) bool {
 // fallback or, when fallback is zero, the later of its published and
 // withdrawn times. The database is written to a sibling folder and renamed
 // to dir at the end, so dir is never seen half written.
+//
+// It is long because it is one transaction on the temporary folder: one
+// pass over the entries fills the index maps the index files are written
+// from, and the deferred removal of tmp covers every step up to the
+// rename.
 func Build(osvDir, dir string, fallback time.Time) (*Stats, error) {
 	files, err := filepath.Glob(filepath.Join(osvDir, "*.json"))
 	if err != nil {
