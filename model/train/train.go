@@ -125,27 +125,10 @@ type checkpoint struct {
 // returns ctx's error.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg = cfg.withDefaults()
-	trainSet, err := mnist.Train(cfg.MNISTDir)
+	samples, n, testSet, err := trainingData(cfg)
 	if err != nil {
 		return nil, err
 	}
-	testSet, err := mnist.Test(cfg.MNISTDir)
-	if err != nil {
-		return nil, err
-	}
-	samples := make([]Sample, 0, trainSet.Len()+len(cfg.Extra))
-	n := trainSet.Len()
-	if cfg.LimitTrain > 0 && cfg.LimitTrain < n {
-		n = cfg.LimitTrain
-	}
-	for i := 0; i < n; i++ {
-		samples = append(samples, Sample{Image: trainSet.Images[i], Label: trainSet.Labels[i]})
-	}
-	samples = append(samples, cfg.Extra...)
-	if cfg.LimitTest > 0 && cfg.LimitTest < testSet.Len() {
-		testSet.Images, testSet.Labels = testSet.Images[:cfg.LimitTest], testSet.Labels[:cfg.LimitTest]
-	}
-
 	t, err := newTrainer(cfg, len(samples))
 	if err != nil {
 		return nil, err
@@ -205,6 +188,43 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	m, err := t.finalModel(cfg, n, acc, tl)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Model: m, Accuracy: acc, Loss: tl}, nil
+}
+
+// trainingData reads MNIST: the samples to train on (the first LimitTrain
+// of the training set, n of them, then cfg.Extra) and the test set (its
+// first LimitTest).
+func trainingData(cfg Config) (samples []Sample, n int, testSet *mnist.Set, err error) {
+	trainSet, err := mnist.Train(cfg.MNISTDir)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	testSet, err = mnist.Test(cfg.MNISTDir)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	samples = make([]Sample, 0, trainSet.Len()+len(cfg.Extra))
+	n = trainSet.Len()
+	if cfg.LimitTrain > 0 && cfg.LimitTrain < n {
+		n = cfg.LimitTrain
+	}
+	for i := 0; i < n; i++ {
+		samples = append(samples, Sample{Image: trainSet.Images[i], Label: trainSet.Labels[i]})
+	}
+	samples = append(samples, cfg.Extra...)
+	if cfg.LimitTest > 0 && cfg.LimitTest < testSet.Len() {
+		testSet.Images, testSet.Labels = testSet.Images[:cfg.LimitTest], testSet.Labels[:cfg.LimitTest]
+	}
+	return samples, n, testSet, nil
+}
+
+// finalModel is a sealed copy of the trained model, with the record of its
+// training (n: the MNIST samples trained on) and its test accuracy and loss.
+func (t *trainer) finalModel(cfg Config, n int, acc, tl float64) (*model.Model, error) {
 	m := t.master.Clone()
 	m.CreatedAt = time.Now().UTC()
 	m.Train = model.TrainInfo{
@@ -220,7 +240,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := m.Seal(); err != nil {
 		return nil, err
 	}
-	return &Result{Model: m, Accuracy: acc, Loss: tl}, nil
+	return m, nil
 }
 
 const clearEOL = "\x1b[K"
