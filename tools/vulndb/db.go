@@ -99,11 +99,6 @@ func Complete(dir string) bool {
 // fallback or, when fallback is zero, the later of its published and
 // withdrawn times. The database is written to a sibling folder and renamed
 // to dir at the end, so dir is never seen half written.
-//
-// It is long because it is one transaction on the temporary folder: one
-// pass over the entries fills the index maps the index files are written
-// from, and the deferred removal of tmp covers every step up to the
-// rename.
 func Build(osvDir, dir string, fallback time.Time) (*Stats, error) {
 	files, err := filepath.Glob(filepath.Join(osvDir, "*.json"))
 	if err != nil {
@@ -112,20 +107,11 @@ func Build(osvDir, dir string, fallback time.Time) (*Stats, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no OSV entries (*.json) in %s", osvDir)
 	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return nil, fmt.Errorf("database folder: %w", err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), filepath.Base(dir)+".tmp-")
+	tmp, err := newBuildDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("database folder: %w", err)
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	if err := os.Mkdir(filepath.Join(tmp, idDir), 0o755); err != nil {
-		return nil, fmt.Errorf("database folder: %w", err)
-	}
-	if err := os.Mkdir(filepath.Join(tmp, "index"), 0o755); err != nil {
-		return nil, fmt.Errorf("database folder: %w", err)
-	}
 
 	st := &Stats{}
 	db := DBMeta{}
@@ -133,39 +119,10 @@ func Build(osvDir, dir string, fallback time.Time) (*Stats, error) {
 	var vulns []VulnMeta
 	seen := map[string]bool{}
 	for _, f := range files {
-		raw, err := os.ReadFile(f)
+		e, err := copyEntry(f, tmp, fallback, seen, st)
 		if err != nil {
-			return nil, fmt.Errorf("reading OSV entry: %w", err)
+			return nil, err
 		}
-		var e entry
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		if e.ID == "" || filepath.Base(f) != e.ID+".json" {
-			return nil, fmt.Errorf("%s: OSV entry files must be named <ID>.json, this one's id is %q", f, e.ID)
-		}
-		if seen[e.ID] {
-			return nil, fmt.Errorf("%s: id %s appears twice", f, e.ID)
-		}
-		seen[e.ID] = true
-		if e.Modified.IsZero() {
-			e.Modified = fallback
-			if e.Modified.IsZero() {
-				e.Modified = e.Published
-				if e.Withdrawn != nil && e.Withdrawn.After(e.Modified) {
-					e.Modified = *e.Withdrawn
-				}
-			}
-			if raw, err = setModified(raw, e.Modified); err != nil {
-				return nil, fmt.Errorf("%s: %w", f, err)
-			}
-			st.Filled++
-		}
-		e.Modified = e.Modified.UTC()
-		if err := os.WriteFile(filepath.Join(tmp, idDir, e.ID+".json"), raw, 0o644); err != nil {
-			return nil, fmt.Errorf("writing %s: %w", e.ID, err)
-		}
-
 		if e.Modified.After(db.Modified) {
 			db.Modified = e.Modified
 		}
@@ -179,7 +136,79 @@ func Build(osvDir, dir string, fallback time.Time) (*Stats, error) {
 			m.Vulns = append(m.Vulns, ModuleVuln{ID: e.ID, Modified: e.Modified, Fixed: LatestFixed(a.Ranges)})
 		}
 	}
+	nMods, err := writeIndex(tmp, db, modules, vulns)
+	if err != nil {
+		return nil, err
+	}
+	st.Entries, st.Modules, st.Modified = len(vulns), nMods, db.Modified
+	if err := replaceDir(tmp, dir); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
 
+// newBuildDir makes the temporary folder, a sibling of dir, that Build
+// writes the database into; the caller removes it.
+func newBuildDir(dir string) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", fmt.Errorf("database folder: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return "", fmt.Errorf("database folder: %w", err)
+	}
+	for _, sub := range []string{idDir, "index"} {
+		if err := os.Mkdir(filepath.Join(tmp, sub), 0o755); err != nil {
+			os.RemoveAll(tmp)
+			return "", fmt.Errorf("database folder: %w", err)
+		}
+	}
+	return tmp, nil
+}
+
+// copyEntry reads the OSV entry in file f, checks its name and that its id
+// is not in seen (adding it), fills a zero modified time (see Build,
+// counting it in st.Filled) and writes it under tmp's ID folder. The
+// entry's modified time is in UTC.
+func copyEntry(f, tmp string, fallback time.Time, seen map[string]bool, st *Stats) (entry, error) {
+	raw, err := os.ReadFile(f)
+	if err != nil {
+		return entry{}, fmt.Errorf("reading OSV entry: %w", err)
+	}
+	var e entry
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return entry{}, fmt.Errorf("%s: %w", f, err)
+	}
+	if e.ID == "" || filepath.Base(f) != e.ID+".json" {
+		return entry{}, fmt.Errorf("%s: OSV entry files must be named <ID>.json, this one's id is %q", f, e.ID)
+	}
+	if seen[e.ID] {
+		return entry{}, fmt.Errorf("%s: id %s appears twice", f, e.ID)
+	}
+	seen[e.ID] = true
+	if e.Modified.IsZero() {
+		e.Modified = fallback
+		if e.Modified.IsZero() {
+			e.Modified = e.Published
+			if e.Withdrawn != nil && e.Withdrawn.After(e.Modified) {
+				e.Modified = *e.Withdrawn
+			}
+		}
+		if raw, err = setModified(raw, e.Modified); err != nil {
+			return entry{}, fmt.Errorf("%s: %w", f, err)
+		}
+		st.Filled++
+	}
+	e.Modified = e.Modified.UTC()
+	if err := os.WriteFile(filepath.Join(tmp, idDir, e.ID+".json"), raw, 0o644); err != nil {
+		return entry{}, fmt.Errorf("writing %s: %w", e.ID, err)
+	}
+	return e, nil
+}
+
+// writeIndex writes the index files (db, modules, vulns, sorted) under
+// tmp and returns how many modules they name.
+func writeIndex(tmp string, db DBMeta, modules map[string]*ModuleMeta, vulns []VulnMeta) (int, error) {
 	mods := make([]*ModuleMeta, 0, len(modules))
 	for _, m := range modules {
 		slices.SortStableFunc(m.Vulns, func(a, b ModuleVuln) int { return cmp.Compare(a.ID, b.ID) })
@@ -190,28 +219,31 @@ func Build(osvDir, dir string, fallback time.Time) (*Stats, error) {
 	for name, v := range map[string]any{dbFile: db, modulesFile: mods, vulnsFile: vulns} {
 		b, err := json.Marshal(v)
 		if err != nil {
-			return nil, fmt.Errorf("encoding %s: %w", name, err)
+			return 0, fmt.Errorf("encoding %s: %w", name, err)
 		}
 		if err := os.WriteFile(filepath.Join(tmp, filepath.FromSlash(name)), b, 0o644); err != nil {
-			return nil, fmt.Errorf("writing %s: %w", name, err)
+			return 0, fmt.Errorf("writing %s: %w", name, err)
 		}
 	}
+	return len(mods), nil
+}
 
-	st.Entries, st.Modules, st.Modified = len(vulns), len(mods), db.Modified
+// replaceDir replaces dir with the finished database in tmp.
+func replaceDir(tmp, dir string) error {
 	if err := os.RemoveAll(dir); err != nil {
-		return nil, fmt.Errorf("replacing %s: %w", dir, err)
+		return fmt.Errorf("replacing %s: %w", dir, err)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		// Another build may have put its complete database there first.
 		if errors.Is(err, fs.ErrExist) && Complete(dir) {
-			return st, nil
+			return nil
 		}
-		return nil, fmt.Errorf("replacing %s: %w", dir, err)
+		return fmt.Errorf("replacing %s: %w", dir, err)
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("database folder: %w", err)
+		return fmt.Errorf("database folder: %w", err)
 	}
-	return st, nil
+	return nil
 }
 
 // setModified returns the OSV entry raw with its "modified" field set to
