@@ -295,66 +295,17 @@ const thinPiece = 0.45
 // atoms as Runs; each is normalised from a plane of its own, the other
 // ink cleared. It returns nil when the ink is one digit and one atom.
 //
-// It is long because each step hands the next the same grid, kept pieces,
-// owner labels and label count (masses, pen width, grouping, atoms, cuts,
-// digits), several of them updated in place; it reads as the pipeline it
-// is better whole than as helpers threading that state.
+// It is long because its later steps (grouping, atoms, cuts, digits) hand
+// each other the same grid, kept pieces, owner labels and label count,
+// several of them updated in place; it reads better whole than as helpers
+// threading that state.
 func segmentPlane(pl *inkPlane, origin image.Point) ([]Digit, error) {
 	g := planeGrid(pl)
 	ps, widths := g.pieces()
 	if g.k > 1 {
-		// Masses from the picture's own pixels: a reduced grid makes fine
-		// lines look heavier than they are (each cell the darkest).
-		for i := range ps {
-			ps[i].mass = 0
-		}
-		for y := g.y0; y < g.y0+g.h*g.k && y < pl.h; y++ {
-			lrow := g.label[(y-g.y0)/g.k*g.w:]
-			for x := g.x0; x < g.x0+g.w*g.k && x < pl.w; x++ {
-				if id := lrow[(x-g.x0)/g.k]; id != 0 {
-					ps[id-1].mass += float64(pl.lut[pl.pix[y*pl.w+x]])
-				}
-			}
-		}
+		g.pictureMasses(pl, ps)
 	}
-	// Dust stays out of the grouping; so do the lightest pieces when there
-	// are very many.
-	var total float64
-	for _, p := range ps {
-		total += p.mass
-	}
-	var keep []int
-	for i, p := range ps {
-		if p.mass >= segDust*total {
-			keep = append(keep, i)
-		}
-	}
-	if len(keep) > segMaxParts {
-		sortByMass(keep, ps)
-		keep = keep[:segMaxParts]
-		sort.Ints(keep)
-	}
-	// The typical stroke width: the mass-weighted median over the pieces.
-	byWidth := append([]int(nil), keep...)
-	sort.Slice(byWidth, func(i, j int) bool { return widths[byWidth[i]] < widths[byWidth[j]] })
-	var kept, acc float64
-	for _, i := range keep {
-		kept += ps[i].mass
-	}
-	pen := 0.0
-	for _, i := range byWidth {
-		if acc += ps[i].mass; acc >= kept/2 {
-			pen = widths[i]
-			break
-		}
-	}
-	sub := make([]part, len(keep))
-	for i, k := range keep {
-		sub[i] = ps[k]
-		if sub[i].thin = widths[k] < thinPiece*pen; sub[i].thin {
-			sub[i].thinMass = sub[i].mass
-		}
-	}
+	keep, sub, pen := keptParts(ps, widths)
 	line := lineHeight(sub)
 	segs := segmentParts(sub)
 
@@ -443,6 +394,65 @@ func segmentPlane(pl *inkPlane, origin image.Point) ([]Digit, error) {
 		return nil, fmt.Errorf("%w: nothing in the picture stands out from the paper", ErrEmpty)
 	}
 	return out, nil
+}
+
+// pictureMasses sets the masses of the pieces ps of a reduced grid (k > 1)
+// from the picture's own pixels: a reduced grid makes fine lines look
+// heavier than they are (each cell the darkest).
+func (g *segGrid) pictureMasses(pl *inkPlane, ps []part) {
+	for i := range ps {
+		ps[i].mass = 0
+	}
+	for y := g.y0; y < g.y0+g.h*g.k && y < pl.h; y++ {
+		lrow := g.label[(y-g.y0)/g.k*g.w:]
+		for x := g.x0; x < g.x0+g.w*g.k && x < pl.w; x++ {
+			if id := lrow[(x-g.x0)/g.k]; id != 0 {
+				ps[id-1].mass += float64(pl.lut[pl.pix[y*pl.w+x]])
+			}
+		}
+	}
+}
+
+// keptParts picks the pieces that are grouped: dust stays out, and so do
+// the lightest pieces when there are very many. It returns their indices
+// in ps, in order, the parts themselves, those under thinPiece of pen
+// marked thin, and pen, the typical stroke width: the mass-weighted median
+// of widths over the kept pieces.
+func keptParts(ps []part, widths []float64) (keep []int, sub []part, pen float64) {
+	var total float64
+	for _, p := range ps {
+		total += p.mass
+	}
+	for i, p := range ps {
+		if p.mass >= segDust*total {
+			keep = append(keep, i)
+		}
+	}
+	if len(keep) > segMaxParts {
+		sortByMass(keep, ps)
+		keep = keep[:segMaxParts]
+		sort.Ints(keep)
+	}
+	byWidth := append([]int(nil), keep...)
+	sort.Slice(byWidth, func(i, j int) bool { return widths[byWidth[i]] < widths[byWidth[j]] })
+	var kept, acc float64
+	for _, i := range keep {
+		kept += ps[i].mass
+	}
+	for _, i := range byWidth {
+		if acc += ps[i].mass; acc >= kept/2 {
+			pen = widths[i]
+			break
+		}
+	}
+	sub = make([]part, len(keep))
+	for i, k := range keep {
+		sub[i] = ps[k]
+		if sub[i].thin = widths[k] < thinPiece*pen; sub[i].thin {
+			sub[i].thinMass = sub[i].mass
+		}
+	}
+	return keep, sub, pen
 }
 
 // boxes returns the boxes of the cells of labels 1..n (empty for a label
