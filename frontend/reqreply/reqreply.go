@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -390,11 +391,19 @@ func (c *Client) follow(ctx context.Context) error {
 			r.Close()
 			return fmt.Errorf("reqreply: position reader of %s/%d: %w", c.cfg.ReplyTopic, po.Partition, err)
 		}
+		// Under the lock with the closed check: a reader started once Close
+		// has taken the readers would be left open, and its goroutine would
+		// race Close's Wait.
 		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			r.Close()
+			return ErrClosed
+		}
 		c.readers[po.Partition] = r
+		c.wg.Add(1)
 		c.mu.Unlock()
 		c.cfg.Logger.Info("reqreply: reading replies", "topic", c.cfg.ReplyTopic, "partition", po.Partition, "offset", po.LastOffset, "replica", c.cfg.ReplicaID)
-		c.wg.Add(1)
 		go c.read(r)
 	}
 	return nil
@@ -441,7 +450,7 @@ func (c *Client) refresh() {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
-			if err := c.follow(ctx); err != nil {
+			if err := c.follow(ctx); err != nil && !errors.Is(err, ErrClosed) {
 				c.cfg.Logger.Warn("reqreply: following the reply topic", "err", err)
 			}
 			cancel()
@@ -457,7 +466,7 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
-	readers := c.readers
+	readers := slices.Collect(maps.Values(c.readers)) // follow adds no more
 	c.mu.Unlock()
 	c.cancel()
 	var errs []error

@@ -140,3 +140,38 @@ func TestForgedRepliesOnKafka(t *testing.T) {
 		t.Errorf("%d requests still waiting", n)
 	}
 }
+
+// TestCloseWhileFollowing: Close while a partition reader is being
+// (re)started, as the refresh loop does when the reply topic grows, must
+// not race on the readers (run with -race; Close used to range over the
+// map after unlocking it while follow wrote to it).
+func TestCloseWhileFollowing(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, message.TopicCanvas, message.TopicPredictions))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for range 10 {
+		c, err := New(ctx, Config{Brokers: cluster.ListenAddrs(), ReplicaID: "replica-1", AllPartitions: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As if the topic had grown: every partition is missing a reader.
+		c.mu.Lock()
+		stale := c.readers
+		c.readers = map[int]*kafka.Reader{}
+		c.mu.Unlock()
+		done := make(chan error, 1)
+		go func() { done <- c.follow(ctx) }()
+		time.Sleep(time.Duration(len(stale)) * time.Millisecond)
+		c.Close()
+		if err := <-done; err != nil && !errors.Is(err, ErrClosed) {
+			t.Errorf("follow during Close: %v", err)
+		}
+		for _, r := range stale {
+			r.Close()
+		}
+	}
+}
