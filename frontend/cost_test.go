@@ -22,6 +22,7 @@ import (
 
 	"github.com/stratusml/stratus/drawing"
 	"github.com/stratusml/stratus/frontend/reqreply"
+	"github.com/stratusml/stratus/loadgen"
 	"github.com/stratusml/stratus/message"
 	"github.com/stratusml/stratus/model/recognize"
 )
@@ -191,13 +192,10 @@ func (c *clientLog) add(code int, took time.Duration, err error) {
 // requests answered 200.
 func (c *clientLog) percentile(p float64) time.Duration {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.lat) == 0 {
-		return 0
-	}
 	s := slices.Clone(c.lat)
+	c.mu.Unlock()
 	slices.Sort(s)
-	return s[min(len(s)-1, int(p*float64(len(s))))]
+	return loadgen.Percentile(s, 100*p)
 }
 
 func (c *clientLog) String() string {

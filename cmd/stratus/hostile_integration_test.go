@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/stratusml/stratus/drawing"
+	"github.com/stratusml/stratus/loadgen"
 )
 
 // TestHostileClientOnUp: on `stratus up` (the whole pipeline: Kafka,
@@ -192,15 +193,14 @@ func (l *latencyLog) post(url, addr string, body []byte) int {
 	return res.StatusCode
 }
 
+// percentile is the p-th percentile (0..1) of the latencies of the
+// requests answered 200.
 func (l *latencyLog) percentile(p float64) time.Duration {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.lat) == 0 {
-		return 0
-	}
 	s := slices.Clone(l.lat)
+	l.mu.Unlock()
 	slices.Sort(s)
-	return s[min(len(s)-1, int(p*float64(len(s))))]
+	return loadgen.Percentile(s, 100*p)
 }
 
 func (l *latencyLog) String() string {
