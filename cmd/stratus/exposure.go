@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 	"strings"
 
 	"github.com/stratusml/stratus/internal/listeners"
@@ -44,14 +42,5 @@ func checkOwnListeners(log *slog.Logger, named ...string) error {
 	return nil
 }
 
-// hostPort returns the host:port of an http:// URL (a listener's own).
-func hostPort(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return ""
-	}
-	if _, _, err := net.SplitHostPort(u.Host); err != nil {
-		return ""
-	}
-	return u.Host
-}
+// pageURL is the page's URL on the listener at addr (host:port).
+func pageURL(addr string) string { return "http://" + addr + "/" }

@@ -137,11 +137,11 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	}
 	defer srv.Close()
 	warnExposed(env.log, "listen", ff.listen, exposesFrontend)
-	return serveHTTP(ctx, env, ff.listen, srv, func(url string) error {
-		if err := checkOwnListeners(env.log, hostPort(url)); err != nil {
+	return serveHTTP(ctx, env, ff.listen, srv, func(listening string) error {
+		if err := checkOwnListeners(env.log, listening); err != nil {
 			return err
 		}
-		env.log.Info("serve: listening", "url", url, "replica", rr.ReplicaID(), "kafka", *kf.brokers, "store", store.RedactURL(couch))
+		env.log.Info("serve: listening", "url", pageURL(listening), "replica", rr.ReplicaID(), "kafka", *kf.brokers, "store", store.RedactURL(couch))
 		return nil
 	})
 }
@@ -161,9 +161,9 @@ func connectReplies(ctx context.Context, log *slog.Logger, cfg reqreply.Config) 
 
 // serveHTTP serves h on addr until ctx ends, then shuts down gracefully:
 // new connections stop at once, requests in flight get 10 s to finish.
-// ready is called with the URL once the listener is open; its error
-// closes the server and is returned.
-func serveHTTP(ctx context.Context, env *environment, addr string, h http.Handler, ready func(url string) error) error {
+// ready is called with the address it listens on once the listener is
+// open; its error closes the server and is returned.
+func serveHTTP(ctx context.Context, env *environment, addr string, h http.Handler, ready func(listening string) error) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -178,7 +178,7 @@ func serveHTTP(ctx context.Context, env *environment, addr string, h http.Handle
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	if err := ready("http://" + ln.Addr().String() + "/"); err != nil {
+	if err := ready(ln.Addr().String()); err != nil {
 		_ = hs.Close()
 		return err
 	}

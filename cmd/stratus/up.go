@@ -81,15 +81,15 @@ func runUp(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer closeFrontend()
-	return serveUp(ctx, env, o.ff.listen, srv, job, func(url string) error {
+	return serveUp(ctx, env, o.ff.listen, srv, job, func(listening string) error {
 		// Everything listens now: nothing may be open beyond what the
 		// flags named.
-		named := append([]string{hostPort(url), profilesAddr}, broker.ListenAddrs()...)
+		named := append([]string{listening, profilesAddr}, broker.ListenAddrs()...)
 		if err := checkOwnListeners(log, named...); err != nil {
 			return err
 		}
 		log.Info("up: ready to start", "took", time.Since(start).Round(time.Millisecond))
-		fmt.Fprintf(env.stdout, "Stratus is up: open %s (Kafka at %s, data in %s). Ctrl-C stops it.\n", url, brokerAddr, o.dataDir)
+		fmt.Fprintf(env.stdout, "Stratus is up: open %s (Kafka at %s, data in %s). Ctrl-C stops it.\n", pageURL(listening), brokerAddr, o.dataDir)
 		return nil
 	})
 }
@@ -110,7 +110,7 @@ func startUpProfiles(log *slog.Logger, pprofAddr string) (addr string, stop func
 
 // serveUp serves the frontend on listen, calling ready once it listens,
 // until serving ends (ctx done, or an error) or the pipeline stops.
-func serveUp(ctx context.Context, env *environment, listen string, srv *frontend.Server, job *runners.Job, ready func(url string) error) error {
+func serveUp(ctx context.Context, env *environment, listen string, srv *frontend.Server, job *runners.Job, ready func(listening string) error) error {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- serveHTTP(ctx, env, listen, srv, ready)
